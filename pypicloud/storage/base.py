@@ -1,0 +1,67 @@
+"""The Storage interface: where distribution files and their index facts live.
+
+Storage is the system of record. The cache can always be rebuilt from ``list()``, so every
+fact the index needs travels with the file (a sidecar or object metadata).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import BinaryIO, Protocol, runtime_checkable
+
+from pypicloud.models import Package
+from pypicloud.settings import Settings
+
+
+class FileExists(Exception):
+    """The filename is already stored and overwriting was not asked for."""
+
+
+class PackageNotStored(Exception):
+    """The file a cache record points at is missing from storage."""
+
+
+@runtime_checkable
+class Storage(Protocol):
+    """What every storage backend provides. Implementations must be thread-safe."""
+
+    #: True when downloads should be answered with a redirect to ``download_url``.
+    redirect_urls: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Storage:
+        """Build from the ``storage.*`` settings; raise ConfigError naming a bad key."""
+        ...
+
+    def list(self) -> Iterator[Package]:
+        """Every stored package, with the facts stored beside it."""
+        ...
+
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+        """Store ``data`` as ``package`` atomically: readers see all of it or nothing.
+
+        Raise FileExists if the filename is stored already and ``overwrite`` is false; of two
+        concurrent uploads of one filename exactly one succeeds.
+        """
+        ...
+
+    def update_metadata(self, package: Package) -> None:
+        """Rewrite the stored facts of an existing file (yank, unyank)."""
+        ...
+
+    def delete(self, package: Package) -> None:
+        """Remove the file and its facts; missing files are not an error."""
+        ...
+
+    def open(self, package: Package) -> AbstractContextManager[BinaryIO]:
+        """A readable stream of the file's bytes; raise PackageNotStored when missing."""
+        ...
+
+    def download_url(self, package: Package) -> str | None:
+        """A URL clients may fetch directly (signed, expiring), or None to stream via us."""
+        ...
+
+    def check_health(self) -> tuple[bool, str]:
+        """(healthy, message) for the /health endpoint."""
+        ...

@@ -1,0 +1,160 @@
+"""File storage in the original pypicloud layout: ``<dir>/<name>/<version>/<filename>``.
+
+Each file has a ``<filename>.meta`` JSON sidecar with its index facts. Writes go to a hidden
+temporary file in the same directory, then appear with one atomic link (new files) or
+rename (overwrites), so readers never see a partial file and concurrent uploads of one
+filename leave exactly one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import BinaryIO
+
+from pypicloud.dists import safe_path_component
+from pypicloud.models import Package
+from pypicloud.settings import Settings
+from pypicloud.storage.base import FileExists, PackageNotStored
+
+log = logging.getLogger(__name__)
+META_SUFFIX = ".meta"
+CHUNK = 1024 * 1024
+
+
+class FileStorage:
+    """Packages on a local (or network) file system."""
+
+    redirect_urls = False
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory).resolve()
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FileStorage:
+        directory = settings.str("storage.dir", required=True)
+        settings.mark_read("storage.redirect_urls")  # meaningless for files; accepted
+        assert directory is not None
+        try:
+            return cls(os.path.expanduser(directory))
+        except OSError as exc:
+            from pypicloud.settings import ConfigError
+
+            raise ConfigError("storage.dir", f"cannot use {directory!r}: {exc}") from exc
+
+    # -- paths -------------------------------------------------------------------------
+
+    def path_for(self, package: Package) -> Path:
+        """The file's path; every component is checked so no name escapes the directory."""
+        parts = [safe_path_component(p) for p in (package.name, package.version, package.filename)]
+        path = self.directory.joinpath(*parts)
+        if self.directory not in path.parents:
+            raise ValueError(f"path escapes storage: {path}")
+        return path
+
+    # -- reading -----------------------------------------------------------------------
+
+    def list(self) -> Iterator[Package]:
+        for name_dir in sorted(self.directory.iterdir()):
+            if not name_dir.is_dir() or name_dir.name.startswith("."):
+                continue
+            for version_dir in sorted(name_dir.iterdir()):
+                if not version_dir.is_dir() or version_dir.name.startswith("."):
+                    continue
+                for path in sorted(version_dir.iterdir()):
+                    if path.name.startswith(".") or path.name.endswith(META_SUFFIX):
+                        continue
+                    if not path.is_file():
+                        continue
+                    yield self._package_at(name_dir.name, version_dir.name, path)
+
+    def _package_at(self, name: str, version: str, path: Path) -> Package:
+        stat = path.stat()
+        meta = self._read_meta(path)
+        meta.setdefault("size", stat.st_size)
+        modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc)
+        return Package.from_stored_metadata(name, version, path.name, modified, meta)
+
+    @staticmethod
+    def _read_meta(path: Path) -> dict:
+        try:
+            with open(str(path) + META_SUFFIX, encoding="utf-8") as handle:
+                meta = json.load(handle)
+        except (OSError, ValueError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    def open(self, package: Package) -> AbstractContextManager[BinaryIO]:
+        try:
+            return open(self.path_for(package), "rb")
+        except FileNotFoundError:
+            raise PackageNotStored(package.filename) from None
+
+    def local_path(self, package: Package) -> Path:
+        """Where the file is, for servers that can hand the path to the web server."""
+        return self.path_for(package)
+
+    def download_url(self, package: Package) -> str | None:
+        return None
+
+    # -- writing -----------------------------------------------------------------------
+
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+        path = self.path_for(package)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.parent / f".{package.filename}.{secrets.token_hex(8)}"
+        try:
+            with open(temp, "xb") as handle:
+                shutil.copyfileobj(data, handle, CHUNK)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if overwrite:
+                os.replace(temp, path)
+            else:
+                try:
+                    os.link(temp, path)  # atomic and exclusive: one of two racers wins
+                except FileExistsError:
+                    raise FileExists(package.filename) from None
+            # Only the winner writes the sidecar, so a loser never mixes its facts in.
+            self._write_meta(path, package)
+        finally:
+            temp.unlink(missing_ok=True)
+        package.last_modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+
+    def update_metadata(self, package: Package) -> None:
+        path = self.path_for(package)
+        if not path.exists():
+            raise PackageNotStored(package.filename)
+        self._write_meta(path, package)
+
+    def _write_meta(self, path: Path, package: Package) -> None:
+        temp = path.parent / f".metadata.{secrets.token_hex(8)}"
+        try:
+            with open(temp, "x", encoding="utf-8") as handle:
+                json.dump(package.stored_metadata(), handle)
+            os.replace(temp, str(path) + META_SUFFIX)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def delete(self, package: Package) -> None:
+        path = self.path_for(package)
+        for victim in (path, Path(str(path) + META_SUFFIX)):
+            victim.unlink(missing_ok=True)
+        for directory in (path.parent, path.parent.parent):
+            try:
+                directory.rmdir()  # only when empty
+            except OSError:
+                break
+
+    def check_health(self) -> tuple[bool, str]:
+        if os.access(self.directory, os.W_OK):
+            return True, ""
+        return False, f"{self.directory} is not writable"

@@ -1,0 +1,139 @@
+"""The storage contract, run over every backend against its real service or emulator.
+
+A backend plugs in by providing a fixture named ``<id>_storage`` that returns an empty,
+freshly built Storage (see tests/fixtures/).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import threading
+
+import pytest
+
+from pypicloud.models import Package
+from pypicloud.storage import FileExists, PackageNotStored, Storage
+
+BACKENDS = ["file", "s3", "gcs", "azure"]
+
+
+@pytest.fixture(params=BACKENDS)
+def storage(request) -> Storage:
+    return request.getfixturevalue(f"{request.param}_storage")
+
+
+def make_package(filename: str = "mypkg-1.0-py3-none-any.whl", **data) -> Package:
+    facts = {"hash_sha256": "ab" * 32, "hash_md5": "cd" * 16, "uploader": "alice", "size": 5}
+    facts.update(data)
+    return Package("MyPkg", "1.0", filename, summary="A summary", data=facts)
+
+
+def read_all(storage: Storage, package: Package) -> bytes:
+    with storage.open(package) as handle:
+        return handle.read()
+
+
+def test_satisfies_protocol(storage):
+    assert isinstance(storage, Storage)
+
+
+def test_upload_then_list_round_trips_the_facts(storage):
+    package = make_package(requires_python=">=3.8", core_metadata_sha256="ef" * 32)
+    before = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5)
+    storage.upload(package, io.BytesIO(b"hello"))
+    [listed] = list(storage.list())
+    assert (listed.name, listed.version, listed.filename) == ("mypkg", "1.0", package.filename)
+    assert listed.summary == "A summary"
+    assert listed.sha256 == "ab" * 32
+    assert listed.md5 == "cd" * 16
+    assert listed.requires_python == ">=3.8"
+    assert listed.data["uploader"] == "alice"
+    assert listed.core_metadata_sha256 == "ef" * 32
+    assert listed.size == 5
+    assert listed.yanked is False
+    assert listed.last_modified >= before
+    assert read_all(storage, listed) == b"hello"
+
+
+def test_non_ascii_summary_survives(storage):
+    package = make_package(summary="Ünïcode — summary ✓")
+    package.summary = "Ünïcode — summary ✓"
+    storage.upload(package, io.BytesIO(b"x"))
+    [listed] = list(storage.list())
+    assert listed.summary  # backends limited to ASCII may fold it, but never drop the file
+
+
+def test_second_upload_of_a_filename_is_refused(storage):
+    storage.upload(make_package(), io.BytesIO(b"first"))
+    with pytest.raises(FileExists):
+        storage.upload(make_package(), io.BytesIO(b"second"))
+    assert read_all(storage, make_package()) == b"first"
+
+
+def test_overwrite_replaces_the_bytes(storage):
+    storage.upload(make_package(), io.BytesIO(b"first"))
+    storage.upload(make_package(), io.BytesIO(b"second"), overwrite=True)
+    assert read_all(storage, make_package()) == b"second"
+    assert len(list(storage.list())) == 1
+
+
+def test_concurrent_uploads_leave_exactly_one(storage):
+    results: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def race(index: int) -> None:
+        barrier.wait()
+        try:
+            storage.upload(make_package(), io.BytesIO(f"body-{index}".encode()))
+            results.append(f"won-{index}")
+        except FileExists:
+            results.append("lost")
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [r for r in results if r.startswith("won")]
+    assert len(winners) == 1, results
+    assert read_all(storage, make_package()) == f"body-{winners[0][4:]}".encode()
+    assert len(list(storage.list())) == 1
+
+
+def test_update_metadata_records_a_yank(storage):
+    package = make_package()
+    storage.upload(package, io.BytesIO(b"x"))
+    package.data.update(yanked=True, yanked_reason="broken build")
+    storage.update_metadata(package)
+    [listed] = list(storage.list())
+    assert listed.yanked == "broken build"
+    assert listed.sha256 == "ab" * 32
+    assert read_all(storage, listed) == b"x"
+
+
+def test_delete_removes_file_and_facts(storage):
+    package = make_package()
+    storage.upload(package, io.BytesIO(b"x"))
+    storage.upload(make_package("mypkg-1.0.tar.gz"), io.BytesIO(b"y"))
+    storage.delete(package)
+    assert [p.filename for p in storage.list()] == ["mypkg-1.0.tar.gz"]
+    with pytest.raises(PackageNotStored):
+        read_all(storage, package)
+    storage.delete(package)  # deleting twice is not an error
+
+
+def test_open_missing_raises(storage):
+    with pytest.raises(PackageNotStored):
+        read_all(storage, make_package())
+
+
+def test_large_file_streams(storage):
+    body = bytes(range(256)) * 40_000  # 10 MB, more than one multipart chunk
+    storage.upload(make_package(), io.BytesIO(body))
+    assert read_all(storage, make_package()) == body
+
+
+def test_health(storage):
+    healthy, message = storage.check_health()
+    assert healthy, message

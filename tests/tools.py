@@ -1,0 +1,61 @@
+"""Helpers shared by test fixtures: free ports, waiting for services, required tools."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_port(port: int, process: subprocess.Popen | None = None, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on port {port} within {timeout}s")
+
+
+def require_tool(path_or_name: str) -> str:
+    """The tool's path; a missing tool skips locally but fails in CI (no silent skips)."""
+    found = path_or_name if os.path.isfile(path_or_name) else shutil.which(path_or_name)
+    if found:
+        return found
+    message = f"required test tool not found: {path_or_name} (run `make test` to install it)"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def venv_tool(name: str) -> str:
+    """A console script installed beside the running interpreter (the project's venv)."""
+    import sys
+
+    return require_tool(str(Path(sys.executable).parent / name))
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
