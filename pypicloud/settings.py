@@ -54,7 +54,14 @@ def env_key(key: str) -> str:
 class Settings:
     """Read-only view of the app settings that records which keys were read."""
 
-    def __init__(self, raw: Mapping[str, Any], environ: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        raw: Mapping[str, Any],
+        environ: Mapping[str, str] | None = None,
+        here: str | None = None,
+    ):
+        #: The directory of the ini file: relative defaults (the SQLite file) live under it.
+        self.here = here or os.getcwd()
         environ = os.environ if environ is None else environ
         merged = {k: v for k, v in raw.items() if isinstance(k, str)}
         for key in list(merged):

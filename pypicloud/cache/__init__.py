@@ -1,0 +1,20 @@
+"""Cache (package database) backends, chosen by ``pypi.db``."""
+
+from __future__ import annotations
+
+from pypicloud.backends import load_backend
+from pypicloud.cache.base import AlreadyCached, Cache
+from pypicloud.settings import Settings
+
+BACKENDS = {
+    "sql": "pypicloud.cache.sql:SQLCache",
+    "pypicloud.cache.SQLCache": "pypicloud.cache.sql:SQLCache",
+    "pypicloud.cache.sql.SQLCache": "pypicloud.cache.sql:SQLCache",
+}
+
+__all__ = ["AlreadyCached", "Cache", "cache_from_settings"]
+
+
+def cache_from_settings(settings: Settings) -> Cache:
+    cls = load_backend(settings, "pypi.db", BACKENDS, "sql")
+    return cls.from_settings(settings)

@@ -1,0 +1,264 @@
+"""The SQL package database (SQLite by default; PostgreSQL and MySQL through db.url).
+
+The ``packages`` table has the original pypicloud's shape, so a database it wrote is used as
+is. Two tables of ours sit beside it: a one-row change counter and the core-metadata bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from pypicloud.cache.base import AlreadyCached
+from pypicloud.models import Package
+from pypicloud.settings import ConfigError, Settings
+from pypicloud.versions import newest_first
+
+metadata = MetaData()
+
+packages = Table(
+    "packages",
+    metadata,
+    Column("filename", String(255), primary_key=True),
+    Column("name", String(255), index=True, nullable=False),
+    Column("version", String(1000), nullable=False),
+    Column("last_modified", DateTime(), index=True, nullable=False),
+    Column("summary", Text()),
+    Column("data", Text()),
+)
+
+serial_table = Table(
+    "pypicloud_serial",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("value", BigInteger, nullable=False),
+)
+
+core_metadata_table = Table(
+    "pypicloud_core_metadata",
+    metadata,
+    Column("filename", String(255), primary_key=True),
+    Column("content", LargeBinary(16 * 1024 * 1024), nullable=False),
+)
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def _row_to_package(row: Any) -> Package:
+    try:
+        data = json.loads(row.data) if row.data else {}
+    except ValueError:
+        data = {}
+    return Package(
+        name=row.name,
+        version=row.version,
+        filename=row.filename,
+        last_modified=row.last_modified.replace(tzinfo=dt.timezone.utc),
+        summary=row.summary,
+        data=data if isinstance(data, dict) else {},
+    )
+
+
+def _package_to_row(package: Package) -> dict[str, Any]:
+    return {
+        "filename": package.filename,
+        "name": package.name,
+        "version": package.version,
+        "last_modified": _naive_utc(package.last_modified),
+        "summary": package.summary,
+        "data": json.dumps(package.data, sort_keys=True),
+    }
+
+
+class SQLCache:
+    """Package records in a relational database, shared by every thread of the process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        metadata.create_all(engine)  # creates only what is missing
+        with engine.begin() as conn:
+            if conn.execute(select(serial_table.c.value)).first() is None:
+                try:
+                    conn.execute(insert(serial_table).values(id=1, value=0))
+                except IntegrityError:  # another process got there first
+                    pass
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SQLCache:
+        url = settings.str("db.url")
+        if url is None:
+            directory = os.path.join(settings.here, "data")
+            os.makedirs(directory, exist_ok=True)
+            url = "sqlite:///" + os.path.join(directory, "db.sqlite")
+        try:
+            engine = make_engine(url)
+            return cls(engine)
+        except (SQLAlchemyError, ImportError, ValueError) as exc:
+            raise ConfigError("db.url", f"cannot open {url!r}: {exc}") from exc
+
+    # -- reading -----------------------------------------------------------------------
+
+    def fetch(self, filename: str) -> Package | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(packages).where(packages.c.filename == filename)).first()
+        return _row_to_package(row) if row else None
+
+    def all(self, name: str) -> list[Package]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(packages).where(packages.c.name == name)).all()
+        return newest_first([_row_to_package(row) for row in rows])
+
+    def distinct(self) -> list[str]:
+        with self.engine.connect() as conn:
+            names = conn.execute(select(packages.c.name).distinct()).scalars().all()
+        return sorted(names)
+
+    def summary(self) -> list[dict]:
+        columns = (packages.c.name, packages.c.version, packages.c.filename,
+                   packages.c.last_modified, packages.c.summary)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(*columns)).all()
+        by_name: dict[str, list[Package]] = {}
+        for row in rows:
+            by_name.setdefault(row.name, []).append(
+                Package(row.name, row.version, row.filename,
+                        row.last_modified.replace(tzinfo=dt.timezone.utc), row.summary)
+            )
+        result = []
+        for name in sorted(by_name):
+            files = newest_first(by_name[name])
+            result.append(
+                {
+                    "name": name,
+                    "summary": files[0].summary,
+                    "stable": files[0].version,
+                    "last_modified": max(p.last_modified for p in files),
+                }
+            )
+        return result
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(packages.c.filename).limit(1)).first() is None
+
+    def serial(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(serial_table.c.value)).scalar_one())
+
+    def core_metadata(self, filename: str) -> bytes | None:
+        query = select(core_metadata_table.c.content).where(
+            core_metadata_table.c.filename == filename
+        )
+        with self.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
+    # -- writing -----------------------------------------------------------------------
+
+    @staticmethod
+    def _bump(conn: Any) -> None:
+        conn.execute(update(serial_table).values(value=serial_table.c.value + 1))
+
+    def add(self, package: Package) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(packages).values(**_package_to_row(package)))
+                self._bump(conn)
+        except IntegrityError:
+            raise AlreadyCached(package.filename) from None
+
+    def save(self, package: Package) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(packages).where(packages.c.filename == package.filename))
+            conn.execute(insert(packages).values(**_package_to_row(package)))
+            self._bump(conn)
+
+    def save_core_metadata(self, filename: str, content: bytes) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(core_metadata_table).where(core_metadata_table.c.filename == filename)
+            )
+            conn.execute(insert(core_metadata_table).values(filename=filename, content=content))
+
+    def delete(self, package: Package) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(packages).where(packages.c.filename == package.filename))
+            conn.execute(
+                delete(core_metadata_table).where(
+                    core_metadata_table.c.filename == package.filename
+                )
+            )
+            self._bump(conn)
+
+    def clear_all(self) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(packages))
+            conn.execute(delete(core_metadata_table))
+            self._bump(conn)
+
+    def reload_from_storage(self, stored: Iterable[Package]) -> int:
+        rows = [_package_to_row(p) for p in stored]
+        with self.engine.begin() as conn:
+            conn.execute(delete(packages))
+            if rows:
+                conn.execute(insert(packages), rows)
+            # Core metadata of files that vanished from storage goes too.
+            kept = {row["filename"] for row in rows}
+            known = conn.execute(select(core_metadata_table.c.filename)).scalars().all()
+            gone = [f for f in known if f not in kept]
+            if gone:
+                conn.execute(
+                    delete(core_metadata_table).where(core_metadata_table.c.filename.in_(gone))
+                )
+            self._bump(conn)
+        return len(rows)
+
+    def check_health(self) -> tuple[bool, str]:
+        try:
+            self.serial()
+        except SQLAlchemyError as exc:
+            return False, str(exc)
+        return True, ""
+
+
+def make_engine(url: str) -> Engine:
+    """One engine per process; SQLite gets WAL and a busy timeout for concurrent writers."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            if ":memory:" not in url:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600)

@@ -1,0 +1,44 @@
+"""Rendered index pages, cached in memory per cache ``serial()``.
+
+A page's key holds everything its bytes depend on (serial, page, format, base URL and, for
+listings, the principals that decide visibility). Its ETag is a digest of that key, so a
+conditional request is answered without rendering, and every process agrees on ETags.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+
+class PageCache:
+    """A small thread-safe LRU of (etag, body) pairs, emptied whenever the serial moves."""
+
+    def __init__(self, max_entries: int = 2048) -> None:
+        self.max_entries = max_entries
+        self._serial: int | None = None
+        self._pages: OrderedDict[Hashable, tuple[str, bytes]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def etag_for(serial: int, key: Hashable) -> str:
+        return hashlib.sha256(repr((serial, key)).encode()).hexdigest()[:32]
+
+    def get(self, serial: int, key: Hashable, render: Callable[[], bytes]) -> tuple[str, bytes]:
+        with self._lock:
+            if serial != self._serial:
+                self._pages.clear()
+                self._serial = serial
+            hit = self._pages.get(key)
+            if hit is not None:
+                self._pages.move_to_end(key)
+                return hit
+        page = (self.etag_for(serial, key), render())
+        with self._lock:
+            if serial == self._serial:
+                self._pages[key] = page
+                if len(self._pages) > self.max_entries:
+                    self._pages.popitem(last=False)
+        return page

@@ -1,0 +1,31 @@
+"""Every URL of the application, in one place."""
+
+from __future__ import annotations
+
+from pyramid.config import Configurator
+
+
+def includeme(config: Configurator) -> None:
+    config.add_static_view("static", "pypicloud:static", cache_max_age=3600)
+    config.add_route("root", "/")
+    config.add_route("health", "/health")
+
+    # Simple repository API (PEP 503/691); /pypi/ is the original pypicloud's alias.
+    for prefix in ("simple", "pypi"):
+        config.add_route(f"{prefix}_index", f"/{prefix}/")
+        config.add_route(f"{prefix}_index_noslash", f"/{prefix}")
+    config.add_route("simple_project", "/simple/{name}/")
+    config.add_route("simple_project_noslash", "/simple/{name}")
+
+    # PyPI's JSON API, then the /pypi/ alias of project pages.
+    config.add_route("pypi_json", "/pypi/{name}/json")
+    config.add_route("pypi_version_json", "/pypi/{name}/{version}/json")
+    config.add_route("pypi_project", "/pypi/{name}/")
+    config.add_route("pypi_project_noslash", "/pypi/{name}")
+
+    # pypicloud's REST API; files are downloaded from their stable URL here.
+    config.add_route("api_packages", "/api/package/")
+    config.add_route("api_project", "/api/package/{name}/")
+    config.add_route("api_file", "/api/package/{name}/{filename}")
+
+    config.add_route("admin_rebuild", "/admin/rebuild")

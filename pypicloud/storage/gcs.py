@@ -1,0 +1,358 @@
+"""Google Cloud Storage, in the original pypicloud's layout.
+
+A file lives at ``[storage.prefix][md5(filename)[:4]/]<name>/<filename>`` (the hash
+directory unless ``storage.prepend_hash = false``). Its index facts are the object's
+custom metadata: ``name``, ``version`` and the stored facts with ``-`` in their keys
+(``hash-sha256``...). GCS metadata is UTF-8, so values are stored as they are; only a value
+that would read back as an RFC 2047 encoded word is itself encoded (see ``object_meta``).
+
+New files are created with the precondition ``ifGenerationMatch=0``, so of several
+concurrent uploads of one filename GCS lets exactly one succeed and answers the others
+with 412, which becomes ``FileExists``. Downloads can be redirected to V4 signed URLs;
+signing needs a key (a service-account JSON file) or ``storage.gcp_use_iam_signer``.
+Without either, ``download_url`` returns None and files stream through the server.
+
+One ``google.cloud.storage.Client`` is built at start-up and shared by every thread;
+``Blob`` objects are built per call and never shared.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import posixpath
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from google.api_core import exceptions as gexc
+from google.auth import credentials as gauth_credentials
+from google.cloud import storage as gcs
+
+from pypicloud.models import STORED_KEYS, Package
+from pypicloud.settings import ConfigError, Settings
+from pypicloud.storage.base import FileExists, PackageNotStored
+from pypicloud.storage.object_meta import decode_metadata, decode_value, encode_value
+
+if TYPE_CHECKING:
+    from google.cloud.storage import Blob, Bucket, Client
+
+log = logging.getLogger(__name__)
+
+#: Bytes per request for resumable uploads (above 8 MiB) and for ranged reads.
+CHUNK = 8 * 1024 * 1024
+#: Only these response fields are asked for when listing (a smaller response per page).
+LIST_FIELDS = "items(name,metadata,size,timeCreated,updated),nextPageToken"
+PREDEFINED_ACLS = (
+    "authenticatedRead",
+    "bucketOwnerFullControl",
+    "bucketOwnerRead",
+    "private",
+    "projectPrivate",
+    "publicRead",
+)
+STORAGE_CLASSES = (
+    "STANDARD",
+    "NEARLINE",
+    "COLDLINE",
+    "ARCHIVE",
+    "MULTI_REGIONAL",
+    "REGIONAL",
+    "DURABLE_REDUCED_AVAILABILITY",
+)
+SCOPE = "https://www.googleapis.com/auth/devstorage.read_write"
+#: Project used with anonymous credentials against an emulator when none is configured.
+EMULATOR_PROJECT = "pypicloud"
+
+
+def gcs_metadata(package: Package) -> dict[str, str]:
+    """The custom metadata for ``package``: UTF-8 values kept, ambiguous ones encoded."""
+    meta = {"name": package.name, "version": package.version}
+    meta.update(package.stored_metadata())
+    # A value that decoding would change (it looks like an RFC 2047 encoded word) is
+    # itself encoded, so every value reads back exactly as written.
+    return {
+        key.replace("_", "-"): value if decode_value(value) == value else encode_value(value)
+        for key, value in meta.items()
+    }
+
+
+#: Every key a stored fact may have been written under (both spellings), for deletion.
+ALL_FACT_KEYS = tuple(
+    sorted({spelling for key in STORED_KEYS for spelling in (key, key.replace("_", "-"))})
+)
+
+
+class GoogleCloudStorage:
+    """Packages in a Google Cloud Storage bucket."""
+
+    def __init__(
+        self,
+        client: Client,
+        bucket_name: str,
+        *,
+        prefix: str = "",
+        prepend_hash: bool = True,
+        expire_after: int = 86400,
+        redirect_urls: bool = True,
+        object_acl: str | None = None,
+        storage_class: str | None = None,
+        api_endpoint: str | None = None,
+        use_iam_signer: bool = False,
+        credentials: Any = None,
+    ) -> None:
+        self.client = client
+        #: What signs URLs; the client's own credentials unless given.
+        self.credentials = credentials if credentials is not None else client._credentials
+        self.bucket_name = bucket_name
+        self.bucket: Bucket = client.bucket(bucket_name)
+        self.prefix = prefix
+        self.prepend_hash = prepend_hash
+        self.expire_after = expire_after
+        self.redirect_urls = redirect_urls
+        self.object_acl = object_acl
+        self.storage_class = storage_class
+        self.api_endpoint = api_endpoint
+        self.use_iam_signer = use_iam_signer
+        self._token_lock = threading.Lock()
+
+    # -- construction ------------------------------------------------------------------
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GoogleCloudStorage:
+        bucket_name = settings.str("storage.bucket", required=True)
+        assert bucket_name is not None
+        prefix = settings.str("storage.prefix", "") or ""
+        prepend_hash = settings.bool("storage.prepend_hash", True)
+        expire_after = settings.int("storage.expire_after", 86400, minimum=1)
+        redirect_urls = settings.bool("storage.redirect_urls", True)
+        object_acl = settings.str("storage.object_acl")
+        if object_acl is not None and object_acl not in PREDEFINED_ACLS:
+            raise ConfigError(
+                "storage.object_acl",
+                f"expected one of {', '.join(PREDEFINED_ACLS)}, got {object_acl!r}",
+            )
+        storage_class = settings.str("storage.storage_class")
+        if storage_class is not None:
+            storage_class = storage_class.upper()
+            if storage_class not in STORAGE_CLASSES:
+                raise ConfigError(
+                    "storage.storage_class",
+                    f"expected one of {', '.join(STORAGE_CLASSES)}, got {storage_class!r}",
+                )
+        project = settings.str("storage.gcp_project_id")
+        api_endpoint = settings.str("storage.gcp_api_endpoint")
+        if api_endpoint is not None:
+            api_endpoint = api_endpoint.rstrip("/")
+        use_iam_signer = settings.bool("storage.gcp_use_iam_signer", False)
+        key_file = settings.str("storage.gcp_service_account_json_filename")
+
+        credentials, found_project = _credentials(key_file, api_endpoint)
+        options = {"api_endpoint": api_endpoint} if api_endpoint else None
+        client = gcs.Client(
+            project=project or found_project, credentials=credentials, client_options=options
+        )
+        storage = cls(
+            client,
+            bucket_name,
+            prefix=prefix,
+            prepend_hash=prepend_hash,
+            expire_after=expire_after or 86400,
+            redirect_urls=redirect_urls,
+            object_acl=object_acl,
+            storage_class=storage_class,
+            api_endpoint=api_endpoint,
+            use_iam_signer=use_iam_signer,
+            credentials=credentials,
+        )
+        if redirect_urls and not storage.can_sign:
+            log.warning(
+                "storage.redirect_urls is on but the GCS credentials cannot sign URLs "
+                "(set storage.gcp_service_account_json_filename or "
+                "storage.gcp_use_iam_signer); files will stream through the server"
+            )
+        storage.ensure_bucket()
+        return storage
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket when it does not exist (called once at start-up)."""
+        try:
+            if self.bucket.exists():
+                return
+            self.client.create_bucket(self.bucket_name)
+            log.info("created GCS bucket %s", self.bucket_name)
+        except gexc.Conflict:
+            pass  # created by another process meanwhile
+        except gexc.Forbidden as exc:
+            # Credentials that may use objects but not inspect buckets: assume it exists.
+            log.warning("cannot check GCS bucket %s exists: %s", self.bucket_name, exc)
+        except gexc.GoogleAPIError as exc:
+            raise ConfigError("storage.bucket", f"cannot use {self.bucket_name!r}: {exc}") from exc
+
+    # -- keys --------------------------------------------------------------------------
+
+    def key_for(self, package: Package) -> str:
+        key = f"{package.name}/{package.filename}"
+        if self.prepend_hash:
+            key = hashlib.md5(package.filename.encode("utf-8")).hexdigest()[:4] + "/" + key
+        return self.prefix + key
+
+    def _blob(self, package: Package) -> Blob:
+        return self.bucket.blob(self.key_for(package), chunk_size=CHUNK)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def list(self) -> Iterator[Package]:
+        """Every package under the prefix: one request per 1000 objects, metadata included."""
+        blobs = self.client.list_blobs(self.bucket, prefix=self.prefix or None, fields=LIST_FIELDS)
+        for blob in blobs:
+            filename = posixpath.basename(blob.name)
+            if not filename:
+                continue  # a "folder" placeholder
+            created = blob.time_created or blob.updated or dt.datetime.now(dt.timezone.utc)
+            package = decode_metadata(blob.metadata or {}, filename, created, size=blob.size)
+            if package is None:
+                log.warning("ignoring gs://%s/%s: not a distribution", self.bucket_name, blob.name)
+                continue
+            yield package
+
+    def open(self, package: Package) -> AbstractContextManager[BinaryIO]:
+        blob = self.bucket.get_blob(self.key_for(package))  # pins the generation
+        if blob is None:
+            raise PackageNotStored(package.filename)
+        return _reader(blob)
+
+    @property
+    def can_sign(self) -> bool:
+        """Whether ``download_url`` can produce signed URLs with these credentials."""
+        credentials = self.credentials
+        return self.use_iam_signer or isinstance(credentials, gauth_credentials.Signing)
+
+    def download_url(self, package: Package) -> str | None:
+        """A V4 signed URL valid for ``expire_after`` seconds, or None if we cannot sign."""
+        if not self.can_sign:
+            return None
+        kwargs: dict[str, Any] = {
+            "version": "v4",
+            "expiration": dt.timedelta(seconds=self.expire_after),
+            "method": "GET",
+        }
+        if self.api_endpoint:
+            kwargs["api_access_endpoint"] = self.api_endpoint
+        credentials = self.credentials
+        if not isinstance(credentials, gauth_credentials.Signing):
+            # IAM signer: the service signs with the account's key (signBlob), which
+            # needs the account's e-mail and a current access token.
+            kwargs["service_account_email"] = getattr(credentials, "service_account_email", None)
+            kwargs["access_token"] = self._access_token()
+        return self._blob(package).generate_signed_url(**kwargs)
+
+    def _access_token(self) -> str:
+        credentials = self.credentials
+        with self._token_lock:
+            if not credentials.valid:
+                from google.auth.transport.requests import Request
+
+                credentials.refresh(Request())
+            return credentials.token
+
+    # -- writing -----------------------------------------------------------------------
+
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+        blob = self._blob(package)
+        blob.metadata = gcs_metadata(package)
+        if self.storage_class:
+            blob.storage_class = self.storage_class
+        kwargs: dict[str, Any] = {
+            "size": _remaining_size(data),
+            "content_type": "application/octet-stream",
+            "predefined_acl": self.object_acl,
+        }
+        if not overwrite:
+            kwargs["if_generation_match"] = 0  # create only: GCS lets one racer win
+        try:
+            blob.upload_from_file(data, **kwargs)
+        except gexc.PreconditionFailed:
+            raise FileExists(package.filename) from None
+        if blob.time_created is not None:
+            package.last_modified = blob.time_created
+
+    def update_metadata(self, package: Package) -> None:
+        """One PATCH. GCS merges metadata keys, so facts no longer true are set to None."""
+        metadata: dict[str, str | None] = dict.fromkeys(ALL_FACT_KEYS)
+        metadata.update(gcs_metadata(package))
+        blob = self._blob(package)
+        blob.metadata = metadata
+        try:
+            blob.patch()
+        except gexc.NotFound:
+            raise PackageNotStored(package.filename) from None
+
+    def delete(self, package: Package) -> None:
+        try:
+            self._blob(package).delete()
+        except gexc.NotFound:
+            pass
+
+    def check_health(self) -> tuple[bool, str]:
+        try:
+            pages = self.client.list_blobs(self.bucket, max_results=1, fields="nextPageToken").pages
+            next(iter(pages), None)
+        except Exception as exc:  # any failure to reach the bucket is unhealthy
+            return False, f"GCS bucket {self.bucket_name}: {exc}"
+        return True, ""
+
+
+def _credentials(key_file: str | None, api_endpoint: str | None) -> tuple[Any, str | None]:
+    """(credentials, their project): a service account file, anonymous ones for an
+    emulator endpoint, or the environment's application default credentials."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    if key_file:
+        from google.oauth2 import service_account
+
+        try:
+            credentials = service_account.Credentials.from_service_account_file(
+                key_file, scopes=[SCOPE]
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            raise ConfigError(
+                "storage.gcp_service_account_json_filename",
+                f"cannot read service account credentials from {key_file!r}: {exc}",
+            ) from exc
+        return credentials, credentials.project_id
+    if api_endpoint:
+        return gauth_credentials.AnonymousCredentials(), EMULATOR_PROJECT
+    try:
+        return google.auth.default(scopes=[SCOPE])
+    except DefaultCredentialsError as exc:
+        raise ConfigError(
+            "storage.gcp_service_account_json_filename",
+            f"not set, and no application default credentials were found: {exc}",
+        ) from exc
+
+
+def _remaining_size(data: BinaryIO) -> int | None:
+    """Bytes left in a seekable stream (so small files go up in one request), else None."""
+    try:
+        position = data.tell()
+        end = data.seek(0, 2)
+        data.seek(position)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return end - position
+
+
+@contextmanager
+def _reader(blob: Blob) -> Iterator[BinaryIO]:
+    """Ranged reads of one generation, ``CHUNK`` bytes at a time; never the whole file."""
+    handle = blob.open("rb", chunk_size=CHUNK)
+    try:
+        yield handle
+    except gexc.NotFound:
+        raise PackageNotStored(posixpath.basename(blob.name)) from None
+    finally:
+        handle.close()

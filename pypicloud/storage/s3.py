@@ -1,0 +1,470 @@
+"""Amazon S3 storage (and anything that speaks its API: moto, MinIO, Ceph, R2...).
+
+Key layout and object metadata are the original pypicloud's (COMPAT.md), so a bucket it
+wrote is read unchanged and what we write stays readable by it:
+``[prefix][md5(filename)[:4]/]<name>/<filename>`` with ``name``, ``version`` and the stored
+facts as user metadata (see ``object_meta``).
+
+Exclusive creation uses S3 conditional writes (``If-None-Match: *`` on PutObject and
+CompleteMultipartUpload): of several racing uploads of one filename S3 lets exactly one
+finish and answers the others 412. boto3's managed transfer (``upload_fileobj``) cannot
+pass that header, so exclusive uploads go through a second client whose event hooks add
+it to those two calls; everything else about the managed multipart upload is unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import logging
+import posixpath
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
+from typing import Any, BinaryIO, cast
+
+import boto3
+import botocore
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pypicloud.models import Package
+from pypicloud.settings import ConfigError, Settings
+from pypicloud.storage.base import FileExists, PackageNotStored
+from pypicloud.storage.object_meta import decode_metadata, encode_metadata
+
+log = logging.getLogger(__name__)
+
+DEFAULT_EXPIRE_AFTER = 86400
+DEFAULT_POOL_SIZE = 32  # botocore's 10 starves list()'s concurrent HEADs
+CONFLICT_RETRIES = 3
+CONTENT_TYPES = {".whl": "application/zip", ".zip": "application/zip", ".gz": "application/gzip"}
+
+# botocore ``Config`` options that need a type other than str; the rest are strings, so
+# options added by newer botocore releases pass through without a change here.
+_BOOL = "bool"
+_INT = "int"
+_FLOAT = "float"
+_JSON = "json"
+CONFIG_TYPES = {
+    "connect_timeout": _FLOAT,
+    "read_timeout": _FLOAT,
+    "max_pool_connections": _INT,
+    "request_min_compression_size_bytes": _INT,
+    "parameter_validation": _BOOL,
+    "inject_host_prefix": _BOOL,
+    "endpoint_discovery_enabled": _BOOL,
+    "use_dualstack_endpoint": _BOOL,
+    "use_fips_endpoint": _BOOL,
+    "ignore_configured_endpoint_urls": _BOOL,
+    "tcp_keepalive": _BOOL,
+    "disable_request_compression": _BOOL,
+    "s3_disable_express_session_auth": _BOOL,
+    "proxies": _JSON,
+    "proxies_config": _JSON,
+    "retries": _JSON,
+    "client_context_params": _JSON,
+}
+# Options of ``Config(s3={...})``, written as ``storage.<option>``.
+S3_CONFIG_TYPES = {
+    "addressing_style": "str",
+    "use_accelerate_endpoint": _BOOL,
+    "payload_signing_enabled": _BOOL,
+    "us_east_1_regional_endpoint": "str",
+    "use_arn_region": _BOOL,
+    "s3_disable_multiregion_access_points": _BOOL,
+}
+# Config options we set ourselves or that have a better spelling.
+CONFIG_EXCLUDED = {"region_name", "s3"}
+
+
+class S3Storage:
+    """Packages in one S3 bucket. One instance serves every request thread."""
+
+    #: ``storage.*`` keys this class reads itself (the rest must be botocore options).
+    OWN_KEYS = frozenset(
+        "storage." + key
+        for key in (
+            "bucket",
+            "region_name",
+            "aws_access_key_id",
+            "aws_secret_access_key",
+            "aws_session_token",
+            "endpoint_url",
+            "prefix",
+            "prepend_hash",
+            "expire_after",
+            "redirect_urls",
+            "server_side_encryption",
+            "sse_kms_key_id",
+            "object_acl",
+            "storage_class",
+            "public_url",
+        )
+    )
+
+    def __init__(
+        self,
+        bucket: str,
+        *,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        credentials: dict[str, str] | None = None,
+        config: Config | None = None,
+        prefix: str = "",
+        prepend_hash: bool = True,
+        expire_after: int = DEFAULT_EXPIRE_AFTER,
+        redirect_urls: bool = True,
+        public_url: bool = False,
+        object_acl: str | None = None,
+        server_side_encryption: str | None = None,
+        sse_kms_key_id: str | None = None,
+        storage_class: str | None = None,
+        create_bucket: bool = True,
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = prefix
+        self.prepend_hash = prepend_hash
+        self.expire_after = expire_after
+        self.redirect_urls = redirect_urls
+        self.public_url = public_url
+        self.write_args: dict[str, str] = {}
+        if object_acl:
+            self.write_args["ACL"] = object_acl
+        if server_side_encryption:
+            self.write_args["ServerSideEncryption"] = server_side_encryption
+        if sse_kms_key_id:
+            self.write_args["SSEKMSKeyId"] = sse_kms_key_id
+        if storage_class:
+            self.write_args["StorageClass"] = storage_class
+
+        config = Config(max_pool_connections=DEFAULT_POOL_SIZE).merge(config or Config())
+        # A session of our own: boto3's default session is not safe to share across threads.
+        session = boto3.session.Session(region_name=region_name, **(credentials or {}))
+
+        def make_client(extra: Config | None = None) -> Any:
+            merged = config.merge(extra) if extra else config
+            return session.client("s3", endpoint_url=endpoint_url, config=merged)
+
+        self.client = make_client()
+        # Same settings; PutObject and CompleteMultipartUpload only succeed for a new key.
+        self.exclusive_client = make_client()
+        for operation in ("PutObject", "CompleteMultipartUpload"):
+            self.exclusive_client.meta.events.register(
+                f"before-parameter-build.s3.{operation}", _require_absent
+            )
+        self.unsigned_client = (
+            make_client(Config(signature_version=botocore.UNSIGNED)) if public_url else None
+        )
+        self.workers = max(1, min(self.client.meta.config.max_pool_connections, 64))
+        if create_bucket:
+            self.ensure_bucket()
+
+    # -- settings ----------------------------------------------------------------------
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> S3Storage:
+        return cls(**cls.options_from_settings(settings))
+
+    @classmethod
+    def options_from_settings(cls, settings: Settings) -> dict[str, Any]:
+        """Constructor arguments from ``storage.*``; subclasses add their own keys."""
+        key_id = settings.str("storage.aws_access_key_id")
+        secret = settings.str("storage.aws_secret_access_key")
+        token = settings.str("storage.aws_session_token")
+        if bool(key_id) != bool(secret):
+            missing = "storage.aws_secret_access_key" if key_id else "storage.aws_access_key_id"
+            raise ConfigError(missing, "is required when the other half of the key is given")
+        credentials = {}
+        if key_id and secret:
+            credentials = {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
+            if token:
+                credentials["aws_session_token"] = token
+        put = _put_object_enums()
+        sse = _optional_choice(settings, "storage.server_side_encryption", put["sse"])
+        kms_key = settings.str("storage.sse_kms_key_id")
+        if kms_key and not (sse or "").startswith("aws:kms"):
+            raise ConfigError(
+                "storage.sse_kms_key_id", "needs storage.server_side_encryption = aws:kms"
+            )
+        return {
+            "bucket": settings.str("storage.bucket", required=True),
+            "region_name": settings.str("storage.region_name"),
+            "endpoint_url": settings.str("storage.endpoint_url"),
+            "credentials": credentials,
+            "config": client_config(settings, cls.OWN_KEYS),
+            "prefix": settings.str("storage.prefix", "") or "",
+            "prepend_hash": settings.bool("storage.prepend_hash", True),
+            "expire_after": settings.int(
+                "storage.expire_after", DEFAULT_EXPIRE_AFTER, minimum=1
+            ),
+            "redirect_urls": settings.bool("storage.redirect_urls", True),
+            "public_url": settings.bool("storage.public_url", False),
+            "object_acl": _optional_choice(settings, "storage.object_acl", put["acl"]),
+            "server_side_encryption": sse,
+            "sse_kms_key_id": kms_key,
+            "storage_class": _optional_choice(
+                settings, "storage.storage_class", put["storage_class"]
+            ),
+        }
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket when it does not exist (in the client's region)."""
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+            return
+        except ClientError as exc:
+            if _status(exc) != 404:
+                # 403 and friends: maybe we may not HEAD it but may use it; /health will tell.
+                log.warning("cannot check bucket %s: %s", self.bucket, exc)
+                return
+        except BotoCoreError as exc:
+            log.warning("cannot reach bucket %s: %s", self.bucket, exc)
+            return
+        region = self.client.meta.region_name
+        args: dict[str, Any] = {"Bucket": self.bucket}
+        if region and region != "us-east-1":  # us-east-1 refuses its own LocationConstraint
+            args["CreateBucketConfiguration"] = {"LocationConstraint": region}
+        try:
+            self.client.create_bucket(**args)
+            log.info("created bucket %s in %s", self.bucket, region)
+        except ClientError as exc:
+            if _code(exc) not in ("BucketAlreadyOwnedByYou", "OperationAborted"):
+                raise ConfigError("storage.bucket", f"cannot create {self.bucket!r}: {exc}") from exc
+
+    # -- keys --------------------------------------------------------------------------
+
+    def key_for(self, package: Package) -> str:
+        filename = package.filename
+        if self.prepend_hash:
+            digest = hashlib.md5(filename.encode("utf-8"), usedforsecurity=False).hexdigest()
+            return f"{self.prefix}{digest[:4]}/{package.name}/{filename}"
+        return f"{self.prefix}{package.name}/{filename}"
+
+    # -- reading -----------------------------------------------------------------------
+
+    def list(self) -> Iterator[Package]:
+        """Every package under the prefix.
+
+        ListObjectsV2 carries no user metadata, so each package object costs one HEAD;
+        they run concurrently (the client is thread-safe), one listing page at a time.
+        Keys that cannot be packages are skipped without a HEAD.
+        """
+        paginator = self.client.get_paginator("list_objects_v2")
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="s3-list") as pool:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                entries = [e for e in page.get("Contents", ()) if _may_be_package(e["Key"])]
+                for package in pool.map(self._describe, entries):
+                    if package is not None:
+                        yield package
+
+    def _describe(self, entry: dict[str, Any]) -> Package | None:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=entry["Key"])
+        except ClientError as exc:
+            if _status(exc) == 404:  # deleted since the listing
+                return None
+            raise
+        package = decode_metadata(
+            head.get("Metadata", {}),
+            posixpath.basename(entry["Key"]),
+            head.get("LastModified") or entry["LastModified"],
+            size=head.get("ContentLength", entry.get("Size")),
+        )
+        if package is None:
+            log.debug("skipping %s: not a package", entry["Key"])
+        return package
+
+    def open(self, package: Package) -> AbstractContextManager[BinaryIO]:
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self.key_for(package))
+        except ClientError as exc:
+            if _status(exc) == 404:
+                raise PackageNotStored(package.filename) from None
+            raise
+        return cast(AbstractContextManager[BinaryIO], contextlib.closing(response["Body"]))
+
+    def download_url(self, package: Package) -> str | None:
+        params = {"Bucket": self.bucket, "Key": self.key_for(package)}
+        if self.unsigned_client is not None:
+            return self.unsigned_client.generate_presigned_url("get_object", Params=params)
+        return self.client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=self.expire_after
+        )
+
+    def check_health(self) -> tuple[bool, str]:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as exc:
+            return False, f"S3 bucket {self.bucket}: {exc}"
+        return True, ""
+
+    # -- writing -----------------------------------------------------------------------
+
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+        key = self.key_for(package)
+        extra = dict(self.write_args, Metadata=encode_metadata(package))
+        extra["ContentType"] = _content_type(package.filename)
+        client = self.client if overwrite else self.exclusive_client
+        start = data.tell() if data.seekable() else None
+        for attempt in range(1, CONFLICT_RETRIES + 1):
+            try:
+                client.upload_fileobj(
+                    data, self.bucket, key, ExtraArgs=extra, Config=TransferConfig()
+                )
+                break
+            except ClientError as exc:
+                if _status(exc) == 412 or _code(exc) == "PreconditionFailed":
+                    raise FileExists(package.filename) from None
+                # 409 ConditionalRequestConflict: the key changed (e.g. was deleted) while we
+                # wrote. Nothing was stored; try again from the start if we can.
+                if _status(exc) != 409 or start is None or attempt == CONFLICT_RETRIES:
+                    raise
+                if self._exists(key):
+                    raise FileExists(package.filename) from None
+                data.seek(start)
+        with contextlib.suppress(ClientError, BotoCoreError):
+            package.last_modified = self.client.head_object(Bucket=self.bucket, Key=key)[
+                "LastModified"
+            ]
+
+    def update_metadata(self, package: Package) -> None:
+        """Copy the object onto itself with new metadata; ACL, SSE and class are re-applied.
+
+        The copy gets a new LastModified, so the upload time travels in the metadata.
+        """
+        key = self.key_for(package)
+        try:
+            self.client.copy_object(
+                Bucket=self.bucket,
+                Key=key,
+                CopySource={"Bucket": self.bucket, "Key": key},
+                MetadataDirective="REPLACE",
+                Metadata=encode_metadata(package, upload_time=True),
+                ContentType=_content_type(package.filename),
+                **self.write_args,
+            )
+        except ClientError as exc:
+            if _status(exc) == 404 or _code(exc) == "NoSuchKey":
+                raise PackageNotStored(package.filename) from None
+            raise
+
+    def delete(self, package: Package) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self.key_for(package))
+
+    def _exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _status(exc) == 404:
+                return False
+            raise
+        return True
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _require_absent(params: dict[str, Any], **_: Any) -> None:
+    """Event hook: make the write conditional on the key not existing yet."""
+    params["IfNoneMatch"] = "*"
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _may_be_package(key: str) -> bool:
+    """Rule out folder markers, hidden files and the file storage's ``.meta`` sidecars."""
+    name = posixpath.basename(key)
+    return bool(name) and not name.startswith(".") and not name.endswith(".meta")
+
+
+def _content_type(filename: str) -> str:
+    return CONTENT_TYPES.get(posixpath.splitext(filename)[1], "application/octet-stream")
+
+
+@functools.cache
+def _put_object_enums() -> dict[str, tuple[str, ...]]:
+    """Allowed ACL, SSE and storage class values, from botocore's S3 model (no network)."""
+    model = botocore.session.get_session().get_service_model("s3")
+    members = model.operation_model("PutObject").input_shape.members
+    return {
+        "acl": tuple(members["ACL"].enum),
+        "sse": tuple(members["ServerSideEncryption"].enum),
+        "storage_class": tuple(members["StorageClass"].enum),
+    }
+
+
+def _optional_choice(settings: Settings, key: str, choices: tuple[str, ...]) -> str | None:
+    value = settings.str(key)
+    if value is not None and value not in choices:
+        raise ConfigError(key, f"expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def client_config(settings: Settings, own_keys: frozenset[str]) -> Config:
+    """A botocore Config from every ``storage.*`` key that is not one of ``own_keys``.
+
+    Names are ``Config`` options (``storage.connect_timeout``) or its ``s3`` sub-options
+    (``storage.addressing_style``). Anything else is a start-up error naming the key.
+    """
+    top: dict[str, Any] = {}
+    s3: dict[str, Any] = {}
+    known = set(Config.OPTION_DEFAULTS) - CONFIG_EXCLUDED
+    for key in sorted(settings.keys_with_prefix("storage.")):
+        if key in own_keys:
+            continue
+        option = key.removeprefix("storage.")
+        if option in known:
+            top[option] = _convert(settings, key, CONFIG_TYPES.get(option, "str"))
+            _check(key, lambda o=option: Config(**{o: top[o]}))
+        elif option in S3_CONFIG_TYPES:
+            s3[option] = _convert(settings, key, S3_CONFIG_TYPES[option])
+            _check(key, lambda o=option: Config(s3={o: s3[o]}))
+        else:
+            raise ConfigError(key, "is neither an S3 storage setting nor a botocore Config option")
+    if "addressing_style" in s3 and s3["addressing_style"] not in ("auto", "virtual", "path"):
+        raise ConfigError("storage.addressing_style", "expected auto, virtual or path")
+    if s3:
+        top["s3"] = s3
+    return Config(**top)
+
+
+def _convert(settings: Settings, key: str, kind: str) -> Any:
+    if kind == _BOOL:
+        return settings.bool(key)
+    if kind == _INT:
+        return settings.int(key)
+    value = settings.get(key)
+    if kind == _FLOAT:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(key, f"expected a number, got {value!r}") from None
+    if kind == _JSON:
+        if isinstance(value, dict):
+            return value
+        try:
+            parsed = json.loads(value)
+        except (TypeError, ValueError):
+            parsed = None
+        if not isinstance(parsed, dict):
+            raise ConfigError(key, f"expected a JSON object, got {value!r}")
+        return parsed
+    return settings.str(key)
+
+
+def _check(key: str, build: Callable[[], Config]) -> None:
+    """Let botocore validate one option, so its complaint names our key."""
+    try:
+        build()
+    except (BotoCoreError, TypeError, ValueError) as exc:
+        raise ConfigError(key, str(exc)) from exc

@@ -1,0 +1,140 @@
+"""PyPI's JSON API: ``/pypi/<project>/json`` and ``/pypi/<project>/<version>/json``."""
+
+from __future__ import annotations
+
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+from pyramid.httpexceptions import HTTPMovedPermanently, HTTPNotFound
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from pypicloud.dists import CoreMetadata, InvalidDistribution, parse_core_metadata
+from pypicloud.models import Package
+from pypicloud.versions import sorted_versions, version_key
+from pypicloud.views.common import require_read, stable_file_url, upload_time
+
+
+def _latest_version(files: list[Package]) -> str:
+    """Newest final release that is not entirely yanked, else the newest version."""
+    versions = sorted_versions(p.version for p in files)
+    live = {p.version for p in files if p.yanked is False}
+    for version in reversed(versions):
+        try:
+            final = not Version(version).is_prerelease
+        except InvalidVersion:
+            final = False
+        if final and version in live:
+            return version
+    return versions[-1]
+
+
+def _file_json(request: Request, package: Package) -> dict:
+    return {
+        "filename": package.filename,
+        "url": stable_file_url(request, package),
+        "digests": {"md5": package.md5, "sha256": package.sha256},
+        "md5_digest": package.md5,
+        "size": package.size,
+        "packagetype": "bdist_wheel" if package.is_wheel else "sdist",
+        "python_version": _python_tag(package.filename),
+        "requires_python": package.requires_python,
+        "upload_time": package.last_modified.strftime("%Y-%m-%dT%H:%M:%S"),
+        "upload_time_iso_8601": upload_time(package),
+        "yanked": package.yanked is not False,
+        "yanked_reason": package.yanked or None,
+    }
+
+
+def _python_tag(filename: str) -> str:
+    if filename.endswith(".whl"):
+        parts = filename[:-4].split("-")
+        return parts[-3] if len(parts) >= 5 else "py3"
+    return "source"
+
+
+def _metadata_for(request: Request, files: list[Package]) -> CoreMetadata | None:
+    """Core metadata of the version's files, wheels first (their METADATA is static)."""
+    for package in sorted(files, key=lambda p: not p.is_wheel):
+        raw = request.services.packages.core_metadata(package)
+        if raw is None:
+            continue
+        try:
+            return parse_core_metadata(raw)
+        except InvalidDistribution:
+            continue
+    return None
+
+
+def _info(name: str, version: str, files: list[Package], meta: CoreMetadata | None) -> dict:
+    yanked = all(p.yanked is not False for p in files)
+    info = {
+        "name": meta.name if meta else name,
+        "version": version,
+        "summary": (meta.summary if meta else None) or files[0].summary,
+        "description": meta.description if meta else None,
+        "description_content_type": meta.description_content_type if meta else None,
+        "requires_dist": (meta.requires_dist or None) if meta else None,
+        "requires_python": (meta.requires_python if meta else None) or files[0].requires_python,
+        "author": meta.author if meta else None,
+        "author_email": meta.author_email if meta else None,
+        "maintainer": meta.maintainer if meta else None,
+        "maintainer_email": meta.maintainer_email if meta else None,
+        "license": meta.license if meta else None,
+        "license_expression": meta.license_expression if meta else None,
+        "keywords": meta.keywords if meta else None,
+        "home_page": meta.home_page if meta else None,
+        "classifiers": meta.classifiers if meta else [],
+        "project_urls": (meta.project_urls or None) if meta else None,
+        "provides_extra": (meta.provides_extra or None) if meta else None,
+        "yanked": yanked,
+        "yanked_reason": (files[0].yanked or None) if yanked else None,
+    }
+    return info
+
+
+def _project(request: Request) -> tuple[str, list[Package]]:
+    raw_name = request.matchdict["name"]
+    name = canonicalize_name(raw_name)
+    require_read(request, name)
+    files = request.services.packages.files(name)
+    if not files:
+        raise HTTPNotFound()
+    return name, files
+
+
+@view_config(route_name="pypi_json", request_method=("GET", "HEAD"), renderer="json")
+def project_json(request: Request) -> dict | Response:
+    name, files = _project(request)
+    if request.matchdict["name"] != name:
+        return HTTPMovedPermanently(location=request.route_url("pypi_json", name=name))
+    latest = _latest_version(files)
+    latest_files = [p for p in files if p.version == latest]
+    releases: dict[str, list[dict]] = {}
+    for version in sorted_versions(p.version for p in files):
+        releases[version] = [
+            _file_json(request, p) for p in files if p.version == version
+        ]
+    return {
+        "info": _info(name, latest, latest_files, _metadata_for(request, latest_files)),
+        "releases": releases,
+        "urls": [_file_json(request, p) for p in latest_files],
+        "last_serial": request.services.cache.serial(),
+    }
+
+
+@view_config(route_name="pypi_version_json", request_method=("GET", "HEAD"), renderer="json")
+def version_json(request: Request) -> dict:
+    name, files = _project(request)
+    wanted = request.matchdict["version"]
+    version_files = [
+        p for p in files if p.version == wanted or version_key(p.version) == version_key(wanted)
+    ]
+    if not version_files:
+        raise HTTPNotFound()
+    version = version_files[0].version
+    return {
+        "info": _info(name, version, version_files, _metadata_for(request, version_files)),
+        "urls": [_file_json(request, p) for p in version_files],
+        "last_serial": request.services.cache.serial(),
+    }

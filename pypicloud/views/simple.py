@@ -1,0 +1,180 @@
+"""The simple repository API: PEP 503 HTML and PEP 691 JSON, with PEP 592/658/700 fields."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Hashable
+
+from packaging.utils import canonicalize_name
+from pyramid.httpexceptions import HTTPMovedPermanently, HTTPNotAcceptable, HTTPNotModified
+from pyramid.request import Request
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from pypicloud.models import Package
+from pypicloud.negotiation import SIMPLE_JSON, choose_content_type
+from pypicloud.templating import render
+from pypicloud.versions import sorted_versions
+from pypicloud.views.common import file_url, links_expire, require_read, upload_time
+
+API_VERSION = "1.1"
+SIGNED_LINK_WINDOW = 600  # seconds a page with signed URLs may be served from memory
+
+
+def project_route(request: Request) -> str:
+    return "pypi_project" if request.matched_route.name.startswith("pypi") else "simple_project"
+
+
+@view_config(route_name="simple_index_noslash")
+@view_config(route_name="pypi_index_noslash", request_method=("GET", "HEAD"))
+def index_noslash(request: Request) -> Response:
+    index = "pypi_index" if request.matched_route.name.startswith("pypi") else "simple_index"
+    return HTTPMovedPermanently(location=request.route_url(index, _query=request.GET))
+
+
+@view_config(route_name="simple_project_noslash")
+@view_config(route_name="pypi_project_noslash")
+def project_noslash(request: Request) -> Response:
+    return HTTPMovedPermanently(
+        location=request.route_url(
+            project_route(request),
+            name=canonicalize_name(request.matchdict["name"]),
+            _query=request.GET,
+        )
+    )
+
+
+@view_config(route_name="simple_index", request_method=("GET", "HEAD"))
+@view_config(route_name="pypi_index", request_method=("GET", "HEAD"))
+def simple_index(request: Request) -> Response:
+    content_type = _content_type(request)
+    services = request.services
+    names = services.packages.projects()
+    visible = sorted(services.access.readable(request.principals, names))
+    route = project_route(request)
+
+    def render_page() -> bytes:
+        if content_type == SIMPLE_JSON:
+            return _json({"meta": {"api-version": API_VERSION},
+                          "projects": [{"name": n} for n in visible]})
+        return render(
+            "simple_index.html",
+            api_version=API_VERSION,
+            projects=visible,
+            url=lambda n: request.route_url(route, name=n),
+        ).encode()
+
+    key = ("index", route, content_type, request.application_url, tuple(visible))
+    return _page_response(request, key, content_type, render_page)
+
+
+@view_config(route_name="simple_project", request_method=("GET", "HEAD"))
+@view_config(route_name="pypi_project", request_method=("GET", "HEAD"))
+def simple_project(request: Request) -> Response:
+    raw_name = request.matchdict["name"]
+    name = canonicalize_name(raw_name)
+    if raw_name != name:
+        return HTTPMovedPermanently(
+            location=request.route_url(project_route(request), name=name, _query=request.GET)
+        )
+    content_type = _content_type(request)
+    require_read(request, name)
+    files = request.services.packages.files(name)
+    if not files:
+        raise _not_found(request)
+
+    def render_page() -> bytes:
+        facts = [_file_facts(request, p) for p in reversed(files)]  # oldest first
+        if content_type == SIMPLE_JSON:
+            return _json(_project_json(name, files, facts))
+        return render(
+            "simple_project.html", api_version=API_VERSION, name=name, files=facts
+        ).encode()
+
+    key: tuple[Hashable, ...] = ("project", name, content_type, request.application_url)
+    if links_expire(request):
+        key += (int(time.time() // SIGNED_LINK_WINDOW),)
+    return _page_response(request, key, content_type, render_page)
+
+
+def _not_found(request: Request) -> Exception:
+    from pyramid.httpexceptions import HTTPNotFound
+
+    from pypicloud.views.common import challenge
+
+    # On a private index an anonymous client gets the same 401 for a missing project as for
+    # a private one, so the answer reveals nothing; on a public one, a plain 404.
+    anonymous_reads = request.services.access.anonymous_may_read_by_default()
+    if request.userid is None and not anonymous_reads:
+        return challenge(request)
+    return HTTPNotFound()
+
+
+def _content_type(request: Request) -> str:
+    content_type = choose_content_type(request)
+    if content_type is None:
+        raise HTTPNotAcceptable(
+            "Acceptable: application/vnd.pypi.simple.v1+json, "
+            "application/vnd.pypi.simple.v1+html, text/html"
+        )
+    return content_type
+
+
+def _file_facts(request: Request, package: Package) -> dict:
+    return {
+        "filename": package.filename,
+        "url": file_url(request, package),
+        "sha256": package.sha256 or "",
+        "requires_python": package.requires_python,
+        "yanked": package.yanked,
+        "core_metadata": package.core_metadata_sha256 if package.is_wheel else None,
+        "size": package.size,
+        "upload_time": upload_time(package),
+    }
+
+
+def _project_json(name: str, files: list[Package], facts: list[dict]) -> dict:
+    entries = []
+    for fact in facts:
+        entry = {
+            "filename": fact["filename"],
+            "url": fact["url"],
+            "hashes": {"sha256": fact["sha256"]} if fact["sha256"] else {},
+            "requires-python": fact["requires_python"],
+            "yanked": fact["yanked"] if fact["yanked"] else False,
+            "core-metadata": {"sha256": fact["core_metadata"]} if fact["core_metadata"] else False,
+            "upload-time": fact["upload_time"],
+        }
+        entry["dist-info-metadata"] = entry["core-metadata"]
+        if fact["size"] is not None:
+            entry["size"] = fact["size"]
+        entries.append(entry)
+    return {
+        "meta": {"api-version": API_VERSION},
+        "name": name,
+        "versions": sorted_versions(p.version for p in files),
+        "files": entries,
+    }
+
+
+def _json(data: dict) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _page_response(
+    request: Request, key: Hashable, content_type: str, render_page: Callable[[], bytes]
+) -> Response:
+    services = request.services
+    serial = services.cache.serial()
+    etag = services.pages.etag_for(serial, key)
+    headers = {"Vary": "Accept, Authorization", "ETag": f'"{etag}"'}
+    if etag in request.if_none_match:
+        return HTTPNotModified(headers=headers)
+    _, body = services.pages.get(serial, key, render_page)
+    charset = "utf-8" if content_type.startswith("text/") else None
+    response = Response(body=body, content_type=content_type, charset=charset)
+    response.headers.update(headers)
+    response.cache_control.private = True
+    response.cache_control.no_cache = True
+    return response
