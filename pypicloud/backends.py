@@ -10,15 +10,14 @@ from pyramid.path import DottedNameResolver
 from pypicloud.settings import ConfigError, Settings
 
 
-def load_backend(
-    settings: Settings, key: str, table: Mapping[str, str], default: str
-) -> Any:
+def load_backend(settings: Settings, key: str, table: Mapping[str, str], default: str) -> Any:
     """Return the class named by ``settings[key]``: a key of ``table`` or a dotted path."""
     choice = settings.str(key, default) or default
     dotted = table.get(choice, choice)
     if "." not in dotted and ":" not in dotted:
-        raise ConfigError(key, f"unknown backend {choice!r}; expected one of {', '.join(table)}"
-                          " or a dotted path")
+        raise ConfigError(
+            key, f"unknown backend {choice!r}; expected one of {', '.join(table)} or a dotted path"
+        )
     try:
         return DottedNameResolver().resolve(dotted)
     except ImportError as exc:

@@ -121,9 +121,7 @@ def _bounded_read(handle: BinaryIO, what: str) -> bytes:
 def _wheel_metadata(source: str | BinaryIO, filename: str) -> bytes:
     with zipfile.ZipFile(source) as archive:
         candidates = [
-            n
-            for n in archive.namelist()
-            if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
+            n for n in archive.namelist() if n.count("/") == 1 and n.endswith(".dist-info/METADATA")
         ]
         if len(candidates) != 1:
             raise InvalidDistribution(f"{filename} has no single .dist-info/METADATA file")
@@ -146,7 +144,11 @@ def _tar_sdist_metadata(source: str | BinaryIO) -> bytes:
     kwargs = {"name": source} if isinstance(source, str) else {"fileobj": source}
     with tarfile.open(mode="r:*", **kwargs) as archive:  # type: ignore[call-overload]
         for member in archive:
-            if member.isfile() and member.name.count("/") == 1 and member.name.endswith("/PKG-INFO"):
+            if (
+                member.isfile()
+                and member.name.count("/") == 1
+                and member.name.endswith("/PKG-INFO")
+            ):
                 handle = archive.extractfile(member)
                 if handle is None:
                     break

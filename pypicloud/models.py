@@ -24,7 +24,7 @@ STORED_KEYS = (
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclasses.dataclass
@@ -45,7 +45,7 @@ class Package:
     def __post_init__(self) -> None:
         self.name = canonicalize_name(self.name)
         if self.last_modified.tzinfo is None:
-            self.last_modified = self.last_modified.replace(tzinfo=dt.timezone.utc)
+            self.last_modified = self.last_modified.replace(tzinfo=dt.UTC)
 
     @property
     def sha256(self) -> str | None:

@@ -72,7 +72,7 @@ class HashingSpool:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_LIMIT)
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_LIMIT)  # noqa: SIM115 (closed by close())
         self.sha256 = hashlib.sha256()
         self.md5 = hashlib.md5()
         self.blake2 = hashlib.blake2b(digest_size=32)
@@ -82,9 +82,7 @@ class HashingSpool:
         while chunk := source.read(CHUNK):
             self.size += len(chunk)
             if self.size > self.limit:
-                raise UploadRefused(
-                    f"File too large: the limit is {self.limit} bytes", status=413
-                )
+                raise UploadRefused(f"File too large: the limit is {self.limit} bytes", status=413)
             self.file.write(chunk)
             self.sha256.update(chunk)
             self.md5.update(chunk)

@@ -114,7 +114,9 @@ class Settings:
             return False
         raise ConfigError(key, f"expected true or false, got {value!r}")
 
-    def int(self, key: str, default: int | None = None, *, minimum: int | None = None) -> int | None:
+    def int(
+        self, key: str, default: int | None = None, *, minimum: int | None = None
+    ) -> int | None:
         value = self.get(key)
         if value is None or value == "":
             return default
@@ -173,6 +175,8 @@ class Settings:
             and not key.startswith(allowed or ("\0",))
         )
         if unknown:
-            raise ConfigError(unknown[0], "is not a known setting" + (
-                f" (also unknown: {', '.join(unknown[1:])})" if len(unknown) > 1 else ""
-            ))
+            raise ConfigError(
+                unknown[0],
+                "is not a known setting"
+                + (f" (also unknown: {', '.join(unknown[1:])})" if len(unknown) > 1 else ""),
+            )

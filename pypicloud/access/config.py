@@ -43,18 +43,18 @@ class ConfigAccess:
     def from_settings(cls, settings: Settings) -> ConfigAccess:
         users: dict[str, str] = {}
         for key in settings.keys_with_prefix("user."):
-            username = key[len("user."):]
+            username = key[len("user.") :]
             hashed = settings.str(key, required=True)
             assert hashed is not None
             if not is_known_hash(hashed):
                 raise ConfigError(key, "is not a password hash (make one with ppc-gen-password)")
             users[username] = hashed
         groups = {
-            key[len("group."):]: settings.list(key) for key in settings.keys_with_prefix("group.")
+            key[len("group.") :]: settings.list(key) for key in settings.keys_with_prefix("group.")
         }
         grants: dict[str, dict[str, str]] = {}
         for key in settings.keys_with_prefix("package."):
-            rest = key[len("package."):]
+            rest = key[len("package.") :]
             name, kind, who = _split_grant_key(key, rest)
             mode = MODES.get((settings.str(key) or "").lower())
             if mode is None:

@@ -16,9 +16,7 @@ def _available(scheme: str) -> bool:
     return has_backend is None or bool(has_backend())
 
 
-context = CryptContext(
-    schemes=[s for s in SCHEMES if _available(s)], default=DEFAULT_SCHEME
-)
+context = CryptContext(schemes=[s for s in SCHEMES if _available(s)], default=DEFAULT_SCHEME)
 
 
 def hash_password(password: str) -> str:

@@ -6,6 +6,7 @@ is. Two tables of ours sit beside it: a one-row change counter and the core-meta
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -67,7 +68,7 @@ core_metadata_table = Table(
 
 def _naive_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value
 
 
@@ -80,7 +81,7 @@ def _row_to_package(row: Any) -> Package:
         name=row.name,
         version=row.version,
         filename=row.filename,
-        last_modified=row.last_modified.replace(tzinfo=dt.timezone.utc),
+        last_modified=row.last_modified.replace(tzinfo=dt.UTC),
         summary=row.summary,
         data=data if isinstance(data, dict) else {},
     )
@@ -105,10 +106,8 @@ class SQLCache:
         metadata.create_all(engine)  # creates only what is missing
         with engine.begin() as conn:
             if conn.execute(select(serial_table.c.value)).first() is None:
-                try:
+                with contextlib.suppress(IntegrityError):  # another process got there first
                     conn.execute(insert(serial_table).values(id=1, value=0))
-                except IntegrityError:  # another process got there first
-                    pass
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SQLCache:
@@ -141,15 +140,25 @@ class SQLCache:
         return sorted(names)
 
     def summary(self) -> list[dict]:
-        columns = (packages.c.name, packages.c.version, packages.c.filename,
-                   packages.c.last_modified, packages.c.summary)
+        columns = (
+            packages.c.name,
+            packages.c.version,
+            packages.c.filename,
+            packages.c.last_modified,
+            packages.c.summary,
+        )
         with self.engine.connect() as conn:
             rows = conn.execute(select(*columns)).all()
         by_name: dict[str, list[Package]] = {}
         for row in rows:
             by_name.setdefault(row.name, []).append(
-                Package(row.name, row.version, row.filename,
-                        row.last_modified.replace(tzinfo=dt.timezone.utc), row.summary)
+                Package(
+                    row.name,
+                    row.version,
+                    row.filename,
+                    row.last_modified.replace(tzinfo=dt.UTC),
+                    row.summary,
+                )
             )
         result = []
         for name in sorted(by_name):

@@ -80,7 +80,7 @@ class FileStorage:
         stat = path.stat()
         meta = self._read_meta(path)
         meta.setdefault("size", stat.st_size)
-        modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.timezone.utc)
+        modified = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
         return Package.from_stored_metadata(name, version, path.name, modified, meta)
 
     @staticmethod
@@ -127,7 +127,7 @@ class FileStorage:
             self._write_meta(path, package)
         finally:
             temp.unlink(missing_ok=True)
-        package.last_modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+        package.last_modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
 
     def update_metadata(self, package: Package) -> None:
         path = self.path_for(package)

@@ -17,8 +17,9 @@ def challenge(request: Request, message: str = "Login required") -> HTTPUnauthor
 
 def require_login(request: Request) -> str:
     if request.userid is None:
-        raise challenge(request, "Invalid credentials" if request.bad_credentials else
-                        "Login required")
+        raise challenge(
+            request, "Invalid credentials" if request.bad_credentials else "Login required"
+        )
     return request.userid
 
 

@@ -112,9 +112,7 @@ def project_json(request: Request) -> dict | Response:
     latest_files = [p for p in files if p.version == latest]
     releases: dict[str, list[dict]] = {}
     for version in sorted_versions(p.version for p in files):
-        releases[version] = [
-            _file_json(request, p) for p in files if p.version == version
-        ]
+        releases[version] = [_file_json(request, p) for p in files if p.version == version]
     return {
         "info": _info(name, latest, latest_files, _metadata_for(request, latest_files)),
         "releases": releases,

@@ -56,8 +56,9 @@ def simple_index(request: Request) -> Response:
 
     def render_page() -> bytes:
         if content_type == SIMPLE_JSON:
-            return _json({"meta": {"api-version": API_VERSION},
-                          "projects": [{"name": n} for n in visible]})
+            return _json(
+                {"meta": {"api-version": API_VERSION}, "projects": [{"name": n} for n in visible]}
+            )
         return render(
             "simple_index.html",
             api_version=API_VERSION,

@@ -40,7 +40,7 @@ def test_satisfies_protocol(storage):
 
 def test_upload_then_list_round_trips_the_facts(storage):
     package = make_package(requires_python=">=3.8", core_metadata_sha256="ef" * 32)
-    before = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=5)
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
     storage.upload(package, io.BytesIO(b"hello"))
     [listed] = list(storage.list())
     assert (listed.name, listed.version, listed.filename) == ("mypkg", "1.0", package.filename)

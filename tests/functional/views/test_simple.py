@@ -100,7 +100,10 @@ def test_project_html_has_every_pep_field(filled):
     wheel = wheel_bytes("beta", "2.0rc1", requires_python=">=3.8,<4")
     sha = hashlib.sha256(wheel).hexdigest()
     link = re.search(r"<a [^>]+>" + re.escape(wheel_name("beta", "2.0rc1")), page.text).group(0)
-    assert f'href="http://localhost/api/package/beta/{wheel_name("beta", "2.0rc1")}#sha256={sha}"' in link
+    assert (
+        f'href="http://localhost/api/package/beta/{wheel_name("beta", "2.0rc1")}#sha256={sha}"'
+        in link
+    )
     assert 'data-requires-python="&gt;=3.8,&lt;4"' in link
     assert re.search(r'data-core-metadata="sha256=[0-9a-f]{64}"', link)
     assert re.search(r'data-dist-info-metadata="sha256=[0-9a-f]{64}"', link)

@@ -59,8 +59,13 @@ def test_bad_form_is_a_400_with_the_reason_in_the_status(app, tmp_path, fields, 
 
 @pytest.mark.parametrize(
     "filename",
-    ["../../evil-1.0-py3-none-any.whl", "/etc/evil-1.0-py3-none-any.whl",
-     "good-1.0-py3-none-any.exe", ".good-1.0-py3-none-any.whl", "good-1.0\0-py3-none-any.whl"],
+    [
+        "../../evil-1.0-py3-none-any.whl",
+        "/etc/evil-1.0-py3-none-any.whl",
+        "good-1.0-py3-none-any.exe",
+        ".good-1.0-py3-none-any.whl",
+        "good-1.0\0-py3-none-any.whl",
+    ],
 )
 def test_path_tricks_in_the_filename_are_refused(app, tmp_path, filename):
     content = wheel_bytes("good", "1.0")
@@ -110,8 +115,10 @@ def test_oversize_upload_is_refused_with_413(make_app, tmp_path):
 def test_oversize_content_length_is_refused_before_reading(make_app):
     app = make_app(**{"pypi.max_upload_size": "1K"})
     response = app.post(
-        "/simple/", params=b"x" * 200_000, headers={**auth("bob"),
-        "Content-Type": "multipart/form-data; boundary=xx"}, status=413,
+        "/simple/",
+        params=b"x" * 200_000,
+        headers={**auth("bob"), "Content-Type": "multipart/form-data; boundary=xx"},
+        status=413,
     )
     assert "too large" in response.text
 
@@ -119,7 +126,7 @@ def test_oversize_content_length_is_refused_before_reading(make_app):
 def test_malformed_multipart_is_a_400(app):
     response = app.post(
         "/simple/",
-        params=b"--xx\r\nContent-Disposition: form-data; name=\"content\"; filename=\"a.whl\"",
+        params=b'--xx\r\nContent-Disposition: form-data; name="content"; filename="a.whl"',
         headers={**auth("bob"), "Content-Type": "multipart/form-data; boundary=xx"},
         expect_errors=True,
     )
@@ -150,7 +157,9 @@ def test_upload_without_write_permission_is_403(app, tmp_path):
     upload(app, "good", "1.0", user="carol", status=403)
     upload(app, "carols-pkg", "1.0", user="carol")
     assert stored_files(tmp_path) == [
-        "carols_pkg-1.0-py3-none-any.whl", "carols_pkg-1.0-py3-none-any.whl.meta"]
+        "carols_pkg-1.0-py3-none-any.whl",
+        "carols_pkg-1.0-py3-none-any.whl.meta",
+    ]
 
 
 def test_identical_reupload_succeeds_and_different_content_conflicts(app):
@@ -186,9 +195,13 @@ def test_concurrent_uploads_of_one_file_leave_exactly_one(app, tmp_path):
     assert sorted(statuses) == [200, 409, 409, 409]
     stored = tmp_path / "packages" / "good" / "1.0" / wheel_name("good", "1.0")
     winner = hashlib.sha256(stored.read_bytes()).hexdigest()
-    listed = app.get("/simple/good/", headers={**auth("bob"), "Accept":
-                     "application/vnd.pypi.simple.v1+json"}).json["files"]
+    listed = app.get(
+        "/simple/good/", headers={**auth("bob"), "Accept": "application/vnd.pypi.simple.v1+json"}
+    ).json["files"]
     assert [f["hashes"]["sha256"] for f in listed] == [winner]
-    assert [p.name for p in stored.parent.iterdir()] == [stored.name, stored.name + ".meta"] or \
-        sorted(p.name for p in stored.parent.iterdir()) == sorted([stored.name,
-                                                                   stored.name + ".meta"])
+    assert [p.name for p in stored.parent.iterdir()] == [
+        stored.name,
+        stored.name + ".meta",
+    ] or sorted(p.name for p in stored.parent.iterdir()) == sorted(
+        [stored.name, stored.name + ".meta"]
+    )

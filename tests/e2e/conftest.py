@@ -1,0 +1,110 @@
+"""A real server process, started as a user starts it: pserve on an ini file, free port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.functional.conftest import FAST_HASH, PASSWORD
+from tests.tools import free_port, stop_process, venv_tool, wait_for_port
+
+
+class Server:
+    def __init__(self, port: int, root: Path) -> None:
+        self.port = port
+        self.root = root
+        self.url = f"http://127.0.0.1:{port}"
+
+    def index(self, user: str | None = "bob") -> str:
+        credentials = f"{user}:{PASSWORD}@" if user else ""
+        return f"http://{credentials}127.0.0.1:{self.port}/simple/"
+
+
+def write_ini(path: Path, port: int, extra: dict[str, str]) -> None:
+    settings = {
+        "use": "egg:pypicloud",
+        "storage.dir": "%(here)s/packages",
+        "db.url": "sqlite:///%(here)s/db.sqlite",
+        "user.alice": FAST_HASH,
+        "user.bob": FAST_HASH,
+        "auth.admins": "alice",
+        "pypi.default_read": "authenticated",
+        "pypi.default_write": "authenticated",
+    }
+    settings.update(extra)
+    app = "\n".join(
+        f"{k} = {v.replace('%(', '%%(') if '$' in v else v}" for k, v in settings.items()
+    )
+    path.write_text(
+        f"[app:main]\n{app}\n\n"
+        f"[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:{port}\nthreads = 8\n\n"
+        "[loggers]\nkeys = root\n[handlers]\nkeys = console\n[formatters]\nkeys = plain\n"
+        "[logger_root]\nlevel = INFO\nhandlers = console\n"
+        "[handler_console]\nclass = StreamHandler\nargs = (sys.stderr,)\nformatter = plain\n"
+        "[formatter_plain]\nformat = %%(levelname)s %%(name)s %%(message)s\n"
+    )
+
+
+@pytest.fixture
+def start_server(tmp_path) -> Iterator[Callable[..., Server]]:
+    processes: list[subprocess.Popen] = []
+
+    def start(**extra: str) -> Server:
+        port = free_port()
+        root = tmp_path / f"server-{port}"
+        root.mkdir()
+        ini = root / "server.ini"
+        write_ini(ini, port, extra)
+        with open(root / "server.log", "wb") as log:
+            process = subprocess.Popen(
+                [venv_tool("pserve"), str(ini)], stdout=log, stderr=subprocess.STDOUT, cwd=root
+            )
+        processes.append(process)
+        try:
+            wait_for_port(port, process)
+        except RuntimeError:
+            raise RuntimeError((root / "server.log").read_text()) from None
+        return Server(port, root)
+
+    yield start
+    for process in processes:
+        stop_process(process)
+
+
+@pytest.fixture
+def server(start_server) -> Server:
+    return start_server()
+
+
+def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run a client; on failure show everything it said."""
+    env = {
+        **os.environ,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PIP_NO_INPUT": "1",
+        "PIP_CONFIG_FILE": os.devnull,
+        "UV_NO_CONFIG": "1",
+        **kwargs.pop("env", {}),
+    }
+    for var in (
+        "PIP_INDEX_URL",
+        "PIP_FIND_LINKS",
+        "PIP_EXTRA_INDEX_URL",
+        "UV_INDEX_URL",
+        "UV_EXTRA_INDEX_URL",
+        "TWINE_USERNAME",
+        "TWINE_PASSWORD",
+        "TWINE_REPOSITORY_URL",
+    ):
+        env.pop(var, None)
+    check = kwargs.pop("check", True)
+    result = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300, **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+        )
+    return result
