@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "tests.fixtures.files",
+    "tests.fixtures.databases",
     "tests.fixtures.s3",
     "tests.fixtures.gcs",
     "tests.fixtures.azure",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import io
 import tarfile
@@ -58,7 +59,7 @@ def wheel_bytes(name: str, version: str, *, metadata: str | None = None, **meta_
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path, data in files.items():
-            archive.writestr(path, data)
+            archive.writestr(zipfile.ZipInfo(path, date_time=(2024, 1, 1, 0, 0, 0)), data)
     return buffer.getvalue()
 
 
@@ -75,10 +76,15 @@ def sdist_bytes(name: str, version: str, *, metadata: str | None = None, **meta_
         f"{root}/{dist}/__init__.py": f'VERSION = "{version}"\n'.encode(),
     }
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+    # Fixed times make the bytes reproducible: the same release built twice is identical.
+    with (
+        gzip.GzipFile(fileobj=buffer, mode="wb", mtime=0) as compressed,
+        tarfile.open(fileobj=compressed, mode="w") as archive,
+    ):
         for path, data in files.items():
             entry = tarfile.TarInfo(path)
             entry.size = len(data)
+            entry.mtime = 1_700_000_000
             archive.addfile(entry, io.BytesIO(data))
     return buffer.getvalue()
 

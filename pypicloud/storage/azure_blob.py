@@ -23,7 +23,7 @@ import io
 import logging
 import posixpath
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from typing import BinaryIO
 from urllib.parse import urlsplit
 
@@ -141,7 +141,9 @@ class AzureBlobStorage:
 
     def list(self) -> Iterator[Package]:
         """Every package under the prefix: one request per 5000 blobs, metadata included."""
-        blobs = self.container.list_blobs(name_starts_with=self.prefix or None, include=["metadata"])
+        blobs = self.container.list_blobs(
+            name_starts_with=self.prefix or None, include=["metadata"]
+        )
         for blob in blobs:
             filename = posixpath.basename(blob.name)
             if not filename:
@@ -165,7 +167,7 @@ class AzureBlobStorage:
     def download_url(self, package: Package) -> str | None:
         """A read-only SAS URL valid for ``expire_after`` seconds."""
         key = self.key_for(package)
-        expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=self.expire_after)
+        expiry = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.expire_after)
         sas = generate_blob_sas(
             self.account_name,
             self.container.container_name,
@@ -205,10 +207,8 @@ class AzureBlobStorage:
             raise PackageNotStored(package.filename) from None
 
     def delete(self, package: Package) -> None:
-        try:
+        with suppress(ResourceNotFoundError):
             self.container.delete_blob(self.key_for(package), delete_snapshots="include")
-        except ResourceNotFoundError:
-            pass
 
     def check_health(self) -> tuple[bool, str]:
         try:

@@ -24,7 +24,7 @@ import logging
 import posixpath
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, suppress
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from google.api_core import exceptions as gexc
@@ -196,7 +196,11 @@ class GoogleCloudStorage:
     def key_for(self, package: Package) -> str:
         key = f"{package.name}/{package.filename}"
         if self.prepend_hash:
-            key = hashlib.md5(package.filename.encode("utf-8")).hexdigest()[:4] + "/" + key
+            key = (
+                hashlib.md5(package.filename.encode("utf-8"), usedforsecurity=False).hexdigest()[:4]
+                + "/"
+                + key
+            )
         return self.prefix + key
 
     def _blob(self, package: Package) -> Blob:
@@ -211,7 +215,7 @@ class GoogleCloudStorage:
             filename = posixpath.basename(blob.name)
             if not filename:
                 continue  # a "folder" placeholder
-            created = blob.time_created or blob.updated or dt.datetime.now(dt.timezone.utc)
+            created = blob.time_created or blob.updated or dt.datetime.now(dt.UTC)
             package = decode_metadata(blob.metadata or {}, filename, created, size=blob.size)
             if package is None:
                 log.warning("ignoring gs://%s/%s: not a distribution", self.bucket_name, blob.name)
@@ -219,10 +223,11 @@ class GoogleCloudStorage:
             yield package
 
     def open(self, package: Package) -> AbstractContextManager[BinaryIO]:
+        """A reader of the current generation, fetching ``CHUNK`` bytes per ranged request."""
         blob = self.bucket.get_blob(self.key_for(package))  # pins the generation
         if blob is None:
             raise PackageNotStored(package.filename)
-        return _reader(blob)
+        return blob.open("rb", chunk_size=CHUNK)
 
     @property
     def can_sign(self) -> bool:
@@ -241,13 +246,20 @@ class GoogleCloudStorage:
         }
         if self.api_endpoint:
             kwargs["api_access_endpoint"] = self.api_endpoint
-        credentials = self.credentials
-        if not isinstance(credentials, gauth_credentials.Signing):
-            # IAM signer: the service signs with the account's key (signBlob), which
-            # needs the account's e-mail and a current access token.
-            kwargs["service_account_email"] = getattr(credentials, "service_account_email", None)
-            kwargs["access_token"] = self._access_token()
-        return self._blob(package).generate_signed_url(**kwargs)
+        blob = self._blob(package)
+        if isinstance(self.credentials, gauth_credentials.Signing):
+            return blob.generate_signed_url(**kwargs)
+        # IAM signer: the service signs with the account's key (signBlob), which needs
+        # the account's e-mail and a current access token. A failure streams instead.
+        try:
+            token = self._access_token()
+            email = self.credentials.service_account_email
+            return blob.generate_signed_url(
+                service_account_email=email, access_token=token, **kwargs
+            )
+        except Exception:
+            log.exception("cannot sign a GCS URL with the IAM signer; streaming instead")
+            return None
 
     def _access_token(self) -> str:
         credentials = self.credentials
@@ -291,10 +303,8 @@ class GoogleCloudStorage:
             raise PackageNotStored(package.filename) from None
 
     def delete(self, package: Package) -> None:
-        try:
+        with suppress(gexc.NotFound):
             self._blob(package).delete()
-        except gexc.NotFound:
-            pass
 
     def check_health(self) -> tuple[bool, str]:
         try:
@@ -344,15 +354,3 @@ def _remaining_size(data: BinaryIO) -> int | None:
     except (AttributeError, OSError, ValueError):
         return None
     return end - position
-
-
-@contextmanager
-def _reader(blob: Blob) -> Iterator[BinaryIO]:
-    """Ranged reads of one generation, ``CHUNK`` bytes at a time; never the whole file."""
-    handle = blob.open("rb", chunk_size=CHUNK)
-    try:
-        yield handle
-    except gexc.NotFound:
-        raise PackageNotStored(posixpath.basename(blob.name)) from None
-    finally:
-        handle.close()
