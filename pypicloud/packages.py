@@ -106,6 +106,9 @@ class PackageService:
     def projects(self) -> list[str]:
         return self.cache.distinct()
 
+    def project_set(self) -> frozenset[str]:
+        return frozenset(self.cache.distinct())
+
     def files(self, name: str) -> list[Package]:
         return self.cache.all(canonicalize_name(name))
 

@@ -11,22 +11,28 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+
+T = TypeVar("T")
 
 
 class PageCache:
-    """A small thread-safe LRU of (etag, body) pairs, emptied whenever the serial moves."""
+    """A small thread-safe LRU of rendered pages (and the facts they are made from),
+    emptied whenever the serial moves."""
 
     def __init__(self, max_entries: int = 2048) -> None:
         self.max_entries = max_entries
         self._serial: int | None = None
-        self._pages: OrderedDict[Hashable, tuple[str, bytes]] = OrderedDict()
+        self._pages: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
     @staticmethod
     def etag_for(serial: int, key: Hashable) -> str:
         return hashlib.sha256(repr((serial, key)).encode()).hexdigest()[:32]
 
-    def get(self, serial: int, key: Hashable, render: Callable[[], bytes]) -> tuple[str, bytes]:
+    def get(self, serial: int, key: Hashable, render: Callable[[], T]) -> T:
+        """The value cached for ``key`` at this serial, rendering it on a miss."""
         with self._lock:
             if serial != self._serial:
                 self._pages.clear()
@@ -35,7 +41,7 @@ class PageCache:
             if hit is not None:
                 self._pages.move_to_end(key)
                 return hit
-        page = (self.etag_for(serial, key), render())
+        page = render()
         with self._lock:
             if serial == self._serial:
                 self._pages[key] = page

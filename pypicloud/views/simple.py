@@ -50,7 +50,8 @@ def project_noslash(request: Request) -> Response:
 def simple_index(request: Request) -> Response:
     content_type = _content_type(request)
     services = request.services
-    names = services.packages.projects()
+    serial = services.cache.serial()
+    names = services.pages.get(serial, "projects", services.packages.project_set)
     visible = sorted(services.access.readable(request.principals, names))
     route = project_route(request)
 
@@ -67,7 +68,7 @@ def simple_index(request: Request) -> Response:
         ).encode()
 
     key = ("index", route, content_type, request.application_url, tuple(visible))
-    return _page_response(request, key, content_type, render_page)
+    return _page_response(request, serial, key, content_type, render_page)
 
 
 @view_config(route_name="simple_project", request_method=("GET", "HEAD"))
@@ -81,11 +82,13 @@ def simple_project(request: Request) -> Response:
         )
     content_type = _content_type(request)
     require_read(request, name)
-    files = request.services.packages.files(name)
-    if not files:
+    services = request.services
+    serial = services.cache.serial()
+    if name not in services.pages.get(serial, "projects", services.packages.project_set):
         raise _not_found(request)
 
     def render_page() -> bytes:
+        files = services.packages.files(name)
         facts = [_file_facts(request, p) for p in reversed(files)]  # oldest first
         if content_type == SIMPLE_JSON:
             return _json(_project_json(name, files, facts))
@@ -96,7 +99,7 @@ def simple_project(request: Request) -> Response:
     key: tuple[Hashable, ...] = ("project", name, content_type, request.application_url)
     if links_expire(request):
         key += (int(time.time() // SIGNED_LINK_WINDOW),)
-    return _page_response(request, key, content_type, render_page)
+    return _page_response(request, serial, key, content_type, render_page)
 
 
 def _not_found(request: Request) -> Exception:
@@ -164,15 +167,18 @@ def _json(data: dict) -> bytes:
 
 
 def _page_response(
-    request: Request, key: Hashable, content_type: str, render_page: Callable[[], bytes]
+    request: Request,
+    serial: int,
+    key: Hashable,
+    content_type: str,
+    render_page: Callable[[], bytes],
 ) -> Response:
     services = request.services
-    serial = services.cache.serial()
     etag = services.pages.etag_for(serial, key)
     headers = {"Vary": "Accept, Authorization", "ETag": f'"{etag}"'}
     if etag in request.if_none_match:
         return HTTPNotModified(headers=headers)
-    _, body = services.pages.get(serial, key, render_page)
+    body = services.pages.get(serial, key, render_page)
     charset = "utf-8" if content_type.startswith("text/") else None
     response = Response(body=body, content_type=content_type, charset=charset)
     response.headers.update(headers)

@@ -1,0 +1,116 @@
+"""Measure the hot path: /simple/ and a project page with HTTP Basic auth, as pip asks.
+
+Starts pserve with file storage, SQLite and a real-cost sha512_crypt password, uploads
+``--projects`` projects, then runs ``wrk`` (Debian package) against both pages.
+
+    .venv/bin/python bench/hotpath.py --projects 200 --seconds 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pypicloud.access.passwords import hash_password  # noqa: E402
+from tests.dists import wheel_bytes, wheel_name  # noqa: E402
+from tests.e2e.conftest import write_ini  # noqa: E402
+from tests.tools import free_port, stop_process, wait_for_port  # noqa: E402
+
+PASSWORD = "bench-password"
+
+
+def upload(url: str, auth: str, name: str) -> None:
+    content = wheel_bytes(name, "1.0")
+    boundary = "benchboundary"
+    parts = []
+    for key, value in ((":action", "file_upload"), ("name", name), ("version", "1.0")):
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n'
+            f"{value}\r\n".encode()
+        )
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="content"; '
+        f'filename="{wheel_name(name, "1.0")}"\r\n\r\n'.encode()
+        + content
+        + b"\r\n"
+    )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    request = urllib.request.Request(
+        url + "/simple/",
+        data=body,
+        headers={
+            "Authorization": auth,
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+    )
+    urllib.request.urlopen(request).read()
+
+
+def wrk(url: str, auth: str, seconds: int, accept: str) -> float:
+    result = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            "-c8",
+            f"-d{seconds}s",
+            "-H",
+            f"Authorization: {auth}",
+            "-H",
+            f"Accept: {accept}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    match = re.search(r"Requests/sec:\s+([\d.]+)", result.stdout)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+    if errors:
+        raise SystemExit(f"{url}: {errors.group(1)} error responses\n{result.stdout}")
+    return float(match.group(1)) if match else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--projects", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=10)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    root = Path(tempfile.mkdtemp(prefix="ppc-bench-"))
+    port = free_port()
+    write_ini(
+        root / "bench.ini", port, {"user.bench": hash_password(PASSWORD), "auth.admins": "bench"}
+    )
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "pserve"), str(root / "bench.ini")],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, server)
+        url = f"http://127.0.0.1:{port}"
+        auth = "Basic " + base64.b64encode(f"bench:{PASSWORD}".encode()).decode()
+        for index in range(args.projects):
+            upload(url, auth, f"bench-project-{index}")
+        for page in ("/simple/", "/simple/bench-project-7/"):
+            for accept in ("text/html", "application/vnd.pypi.simple.v1+json"):
+                rate = wrk(url + page, auth, args.seconds, accept)
+                print(f"{page:28} {accept:38} {rate:8.0f} req/s (Basic auth)")
+    finally:
+        stop_process(server)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
