@@ -26,7 +26,7 @@ def package(filename: str, version: str = "1.0", name: str = "pkg", **data) -> P
         version,
         filename,
         summary=f"summary {version}",
-        last_modified=dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+        last_modified=dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
         data={"hash_sha256": "ab" * 32, **data},
     )
 
