@@ -16,7 +16,13 @@ from pypicloud.models import Package
 from pypicloud.negotiation import SIMPLE_JSON, choose_content_type
 from pypicloud.templating import render
 from pypicloud.versions import sorted_versions
-from pypicloud.views.common import file_url, links_expire, require_read, upload_time
+from pypicloud.views.common import (
+    file_url,
+    links_expire,
+    require_read,
+    stable_file_url,
+    upload_time,
+)
 
 API_VERSION = "1.1"
 SIGNED_LINK_WINDOW = 600  # seconds a page with signed URLs may be served from memory
@@ -126,13 +132,17 @@ def _content_type(request: Request) -> str:
 
 
 def _file_facts(request: Request, package: Package) -> dict:
+    url = file_url(request, package)
+    # PEP 658 puts the metadata at the file URL + ".metadata": only our own URLs can do that
+    # (a suffix on a signed storage URL breaks its signature).
+    ours = url == stable_file_url(request, package)
     return {
         "filename": package.filename,
-        "url": file_url(request, package),
+        "url": url,
         "sha256": package.sha256 or "",
         "requires_python": package.requires_python,
         "yanked": package.yanked,
-        "core_metadata": package.core_metadata_sha256 if package.is_wheel else None,
+        "core_metadata": package.core_metadata_sha256 if package.is_wheel and ours else None,
         "size": package.size,
         "upload_time": upload_time(package),
     }

@@ -36,6 +36,7 @@ def write_ini(path: Path, port: int, extra: dict[str, str]) -> None:
         "pypi.default_write": "authenticated",
     }
     settings.update(extra)
+    settings = {k: v for k, v in settings.items() if v is not None}
     app = "\n".join(
         f"{k} = {v.replace('%(', '%%(') if '$' in v else v}" for k, v in settings.items()
     )
