@@ -223,7 +223,8 @@ class PackageService:
         return package
 
     def reload_from_storage(self) -> int:
-        count = self.cache.reload_from_storage(self.storage.list())
+        known = {p.filename: p for p in self.cache.all_packages()}
+        count = self.cache.reload_from_storage(self.storage.list(known))
         log.info("rebuilt the package database from storage: %d files", count)
         return count
 

@@ -30,6 +30,10 @@ class Cache(Protocol):
         """Every file of a project (normalized name), newest version first."""
         ...
 
+    def all_packages(self) -> list[Package]:
+        """Every record (for a rebuild that reuses what storage did not change)."""
+        ...
+
     def distinct(self) -> list[str]:
         """Every project name, sorted."""
         ...

@@ -134,6 +134,10 @@ class SQLCache:
             rows = conn.execute(select(packages).where(packages.c.name == name)).all()
         return newest_first([_row_to_package(row) for row in rows])
 
+    def all_packages(self) -> list[Package]:
+        with self.engine.connect() as conn:
+            return [_row_to_package(row) for row in conn.execute(select(packages))]
+
     def distinct(self) -> list[str]:
         with self.engine.connect() as conn:
             names = conn.execute(select(packages.c.name).distinct()).scalars().all()

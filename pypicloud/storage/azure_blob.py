@@ -22,7 +22,7 @@ import datetime as dt
 import io
 import logging
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, suppress
 from typing import BinaryIO
 from urllib.parse import urlsplit
@@ -139,7 +139,7 @@ class AzureBlobStorage:
 
     # -- reading -----------------------------------------------------------------------
 
-    def list(self) -> Iterator[Package]:
+    def list(self, known: Mapping[str, Package] | None = None) -> Iterator[Package]:
         """Every package under the prefix: one request per 5000 blobs, metadata included."""
         blobs = self.container.list_blobs(
             name_starts_with=self.prefix or None, include=["metadata"]

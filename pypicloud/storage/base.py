@@ -6,7 +6,7 @@ fact the index needs travels with the file (a sidecar or object metadata).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -34,8 +34,13 @@ class Storage(Protocol):
         """Build from the ``storage.*`` settings; raise ConfigError naming a bad key."""
         ...
 
-    def list(self) -> Iterator[Package]:
-        """Every stored package, with the facts stored beside it."""
+    def list(self, known: Mapping[str, Package] | None = None) -> Iterator[Package]:
+        """Every stored package, with the facts stored beside it.
+
+        ``known`` holds the records the cache already has, by filename. A backend whose
+        listing does not carry the facts (S3) reuses a known record when the object is
+        unchanged, rather than asking for its facts again; others may ignore it.
+        """
         ...
 
     def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:

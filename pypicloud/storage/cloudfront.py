@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.storage.s3 import S3Storage
+from pypicloud.storage.s3 import DEFAULT_EXPIRE_AFTER, S3Storage
 
 KEY_ID = "storage.cloud_front_key_id"
 KEY_FILE = "storage.cloud_front_key_file"
@@ -66,11 +66,18 @@ class CloudFrontS3Storage(S3Storage):
         options.update(cloud_front_key_id=key_id, cloud_front_key=key)
         return options
 
+    @classmethod
+    def expire_after_from_settings(cls, settings: Settings) -> int:
+        """CloudFront signatures have no SigV4 seven-day limit."""
+        value = settings.int("storage.expire_after", DEFAULT_EXPIRE_AFTER, minimum=1)
+        assert value is not None
+        return value
+
     def download_url(self, package: Package) -> str | None:
         url = f"{self.cloud_front_domain}/{quote(self.key_for(package))}"
         if self.signer is None:
             return url
-        expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=self.expire_after)
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.expire_after)
         return self.signer.generate_presigned_url(url, date_less_than=expires)
 
 

@@ -14,7 +14,7 @@ import logging
 import os
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
@@ -62,7 +62,7 @@ class FileStorage:
 
     # -- reading -----------------------------------------------------------------------
 
-    def list(self) -> Iterator[Package]:
+    def list(self, known: Mapping[str, Package] | None = None) -> Iterator[Package]:
         for name_dir in sorted(self.directory.iterdir()):
             if not name_dir.is_dir() or name_dir.name.startswith("."):
                 continue

@@ -23,7 +23,7 @@ import hashlib
 import logging
 import posixpath
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, suppress
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -208,7 +208,7 @@ class GoogleCloudStorage:
 
     # -- reading -----------------------------------------------------------------------
 
-    def list(self) -> Iterator[Package]:
+    def list(self, known: Mapping[str, Package] | None = None) -> Iterator[Package]:
         """Every package under the prefix: one request per 1000 objects, metadata included."""
         blobs = self.client.list_blobs(self.bucket, prefix=self.prefix or None, fields=LIST_FIELDS)
         for blob in blobs:

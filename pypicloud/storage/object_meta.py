@@ -22,6 +22,8 @@ from email.header import decode_header, make_header
 from pypicloud.dists import InvalidDistribution, parse_filename
 from pypicloud.models import Package
 
+# Free-text facts that may be shortened to fit a store's metadata size limit, in order.
+SHORTENABLE = ("yanked_reason", "summary")
 # One or more RFC 2047 encoded words (what we write, and what S3 and mail tools write).
 _ENCODED_WORDS = re.compile(r"^=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=(\s+=\?[^?\s]+\?[bBqQ]\?[^?\s]*\?=)*$")
 
@@ -51,19 +53,49 @@ def decode_value(value: str) -> str:
 
 
 def encode_metadata(
-    package: Package, *, sep: str = "-", upload_time: bool = False
+    package: Package,
+    *,
+    sep: str = "-",
+    upload_time: bool = False,
+    max_bytes: int | None = None,
 ) -> dict[str, str]:
     """The object metadata for ``package``: header-safe keys and values.
 
     ``sep`` replaces ``_`` in key names (``-`` for S3/GCS; Azure needs identifiers, ``_``).
     ``upload_time`` records ``package.last_modified`` as ``upload-time``: use it when
     rewriting metadata changes the object's own modification time (S3 copy, Azure).
+    ``max_bytes`` is the store's limit on keys plus values (S3: 2048); free text (yank
+    reason, then summary) is shortened to fit, ending in "…", rather than failing the upload.
     """
     meta = {"name": package.name, "version": package.version}
     meta.update(package.stored_metadata())
     if upload_time:
         meta["upload_time"] = package.last_modified.isoformat()
-    return {key.replace("_", sep): encode_value(value) for key, value in meta.items()}
+
+    def encode() -> dict[str, str]:
+        return {key.replace("_", sep): encode_value(value) for key, value in meta.items()}
+
+    encoded = encode()
+    for field in SHORTENABLE:
+        if max_bytes is None or _size(encoded) <= max_bytes or not meta.get(field):
+            continue
+        text, low, high = meta[field], 0, len(meta[field])
+        while low < high:  # the longest prefix that fits, by bisection
+            middle = (low + high + 1) // 2
+            meta[field] = text[:middle].rstrip() + "…"
+            if _size(encode()) <= max_bytes:
+                low = middle
+            else:
+                high = middle - 1
+        meta[field] = text[:low].rstrip() + "…" if low else ""
+        if not meta[field]:
+            del meta[field]
+        encoded = encode()
+    return encoded
+
+
+def _size(meta: Mapping[str, str]) -> int:
+    return sum(len(key.encode()) + len(value.encode()) for key, value in meta.items())
 
 
 def decode_metadata(
@@ -106,4 +138,4 @@ def _parse_time(value: str | None) -> dt.datetime | None:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

@@ -10,6 +10,8 @@ CompleteMultipartUpload): of several racing uploads of one filename S3 lets exac
 finish and answers the others 412. boto3's managed transfer (``upload_fileobj``) cannot
 pass that header, so exclusive uploads go through a second client whose event hooks add
 it to those two calls; everything else about the managed multipart upload is unchanged.
+Racers within one process also queue on a per-key lock, so the outcome there never depends
+on how atomic a store's (or emulator's) condition check is.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import hashlib
 import json
 import logging
 import posixpath
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from typing import Any, BinaryIO, cast
@@ -39,6 +42,8 @@ from pypicloud.storage.object_meta import decode_metadata, encode_metadata
 log = logging.getLogger(__name__)
 
 DEFAULT_EXPIRE_AFTER = 86400
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
+METADATA_LIMIT = 2048  # S3: bytes of user metadata keys plus values
 DEFAULT_POOL_SIZE = 32  # botocore's 10 starves list()'s concurrent HEADs
 CONFLICT_RETRIES = 3
 CONTENT_TYPES = {".whl": "application/zip", ".zip": "application/zip", ".gz": "application/gzip"}
@@ -141,7 +146,10 @@ class S3Storage:
         if storage_class:
             self.write_args["StorageClass"] = storage_class
 
-        config = Config(max_pool_connections=DEFAULT_POOL_SIZE).merge(config or Config())
+        # SigV4 unless told otherwise: botocore may presign with SigV2 in us-east-1, which
+        # buckets created since 2020 refuse.
+        defaults = Config(signature_version="s3v4", max_pool_connections=DEFAULT_POOL_SIZE)
+        config = defaults.merge(config or Config())
         # A session of our own: boto3's default session is not safe to share across threads.
         session = boto3.session.Session(region_name=region_name, **(credentials or {}))
 
@@ -160,6 +168,7 @@ class S3Storage:
             make_client(Config(signature_version=botocore.UNSIGNED)) if public_url else None
         )
         self.workers = max(1, min(self.client.meta.config.max_pool_connections, 64))
+        self.key_locks = KeyLocks()
         if create_bucket:
             self.ensure_bucket()
 
@@ -178,6 +187,8 @@ class S3Storage:
         if bool(key_id) != bool(secret):
             missing = "storage.aws_secret_access_key" if key_id else "storage.aws_access_key_id"
             raise ConfigError(missing, "is required when the other half of the key is given")
+        if token and not key_id:
+            raise ConfigError("storage.aws_session_token", "needs storage.aws_access_key_id")
         credentials = {}
         if key_id and secret:
             credentials = {"aws_access_key_id": key_id, "aws_secret_access_key": secret}
@@ -198,9 +209,7 @@ class S3Storage:
             "config": client_config(settings, cls.OWN_KEYS),
             "prefix": settings.str("storage.prefix", "") or "",
             "prepend_hash": settings.bool("storage.prepend_hash", True),
-            "expire_after": settings.int(
-                "storage.expire_after", DEFAULT_EXPIRE_AFTER, minimum=1
-            ),
+            "expire_after": cls.expire_after_from_settings(settings),
             "redirect_urls": settings.bool("storage.redirect_urls", True),
             "public_url": settings.bool("storage.public_url", False),
             "object_acl": _optional_choice(settings, "storage.object_acl", put["acl"]),
@@ -210,6 +219,16 @@ class S3Storage:
                 settings, "storage.storage_class", put["storage_class"]
             ),
         }
+
+    @classmethod
+    def expire_after_from_settings(cls, settings: Settings) -> int:
+        value = settings.int("storage.expire_after", DEFAULT_EXPIRE_AFTER, minimum=1)
+        assert value is not None
+        if value > MAX_PRESIGN_SECONDS:
+            raise ConfigError(
+                "storage.expire_after", f"S3 signed URLs last at most {MAX_PRESIGN_SECONDS} s"
+            )
+        return value
 
     def ensure_bucket(self) -> None:
         """Create the bucket when it does not exist (in the client's region)."""
@@ -233,7 +252,9 @@ class S3Storage:
             log.info("created bucket %s in %s", self.bucket, region)
         except ClientError as exc:
             if _code(exc) not in ("BucketAlreadyOwnedByYou", "OperationAborted"):
-                raise ConfigError("storage.bucket", f"cannot create {self.bucket!r}: {exc}") from exc
+                raise ConfigError(
+                    "storage.bucket", f"cannot create {self.bucket!r}: {exc}"
+                ) from exc
 
     # -- keys --------------------------------------------------------------------------
 
@@ -246,18 +267,24 @@ class S3Storage:
 
     # -- reading -----------------------------------------------------------------------
 
-    def list(self) -> Iterator[Package]:
+    def list(self, known: Mapping[str, Package] | None = None) -> Iterator[Package]:
         """Every package under the prefix.
 
-        ListObjectsV2 carries no user metadata, so each package object costs one HEAD;
-        they run concurrently (the client is thread-safe), one listing page at a time.
-        Keys that cannot be packages are skipped without a HEAD.
+        ListObjectsV2 carries no user metadata, so an object costs one HEAD unless
+        ``known`` has its record with the same LastModified and size (any metadata change
+        is a copy, which moves LastModified; a change made by another writer within the
+        same second as the known record is the one case this cannot see). HEADs run concurrently (the client is
+        thread-safe), one listing page at a time. Keys that cannot be packages are skipped.
         """
+        known = known or {}
         paginator = self.client.get_paginator("list_objects_v2")
         with ThreadPoolExecutor(self.workers, thread_name_prefix="s3-list") as pool:
             for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
                 entries = [e for e in page.get("Contents", ()) if _may_be_package(e["Key"])]
-                for package in pool.map(self._describe, entries):
+                unchanged = [_unchanged(e, known) for e in entries]
+                yield from (p for p in unchanged if p is not None)
+                changed = [e for e, p in zip(entries, unchanged, strict=True) if p is None]
+                for package in pool.map(self._describe, changed):
                     if package is not None:
                         yield package
 
@@ -306,16 +333,29 @@ class S3Storage:
 
     def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
         key = self.key_for(package)
-        extra = dict(self.write_args, Metadata=encode_metadata(package))
+        if overwrite:
+            self._transfer(self.client, key, package, data)
+        else:
+            # S3's conditional write picks the winner between processes and hosts; racers in
+            # this process queue on a lock first, so they never depend on a store (or an
+            # emulator such as moto) whose existence check is not atomic with the write.
+            with self.key_locks.hold(key):
+                self._transfer(self.exclusive_client, key, package, data)
+        with contextlib.suppress(ClientError, BotoCoreError):
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+            package.last_modified = head["LastModified"]
+
+    def _transfer(self, client: Any, key: str, package: Package, data: BinaryIO) -> None:
+        """One managed (multipart when large) upload; 412 means another upload won."""
+        extra = dict(self.write_args, Metadata=encode_metadata(package, max_bytes=METADATA_LIMIT))
         extra["ContentType"] = _content_type(package.filename)
-        client = self.client if overwrite else self.exclusive_client
         start = data.tell() if data.seekable() else None
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
                 client.upload_fileobj(
-                    data, self.bucket, key, ExtraArgs=extra, Config=TransferConfig()
+                    _KeepOpen(data), self.bucket, key, ExtraArgs=extra, Config=TransferConfig()
                 )
-                break
+                return
             except ClientError as exc:
                 if _status(exc) == 412 or _code(exc) == "PreconditionFailed":
                     raise FileExists(package.filename) from None
@@ -326,10 +366,6 @@ class S3Storage:
                 if self._exists(key):
                     raise FileExists(package.filename) from None
                 data.seek(start)
-        with contextlib.suppress(ClientError, BotoCoreError):
-            package.last_modified = self.client.head_object(Bucket=self.bucket, Key=key)[
-                "LastModified"
-            ]
 
     def update_metadata(self, package: Package) -> None:
         """Copy the object onto itself with new metadata; ACL, SSE and class are re-applied.
@@ -343,7 +379,7 @@ class S3Storage:
                 Key=key,
                 CopySource={"Bucket": self.bucket, "Key": key},
                 MetadataDirective="REPLACE",
-                Metadata=encode_metadata(package, upload_time=True),
+                Metadata=encode_metadata(package, upload_time=True, max_bytes=METADATA_LIMIT),
                 ContentType=_content_type(package.filename),
                 **self.write_args,
             )
@@ -368,6 +404,44 @@ class S3Storage:
 # -- helpers ---------------------------------------------------------------------------
 
 
+class KeyLocks:
+    """A lock per key, kept only while someone holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextlib.contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock, users = self._locks.get(key) or (threading.Lock(), 0)
+            self._locks[key] = (lock, users + 1)
+        try:
+            with lock:
+                yield
+        finally:
+            with self._guard:
+                lock, users = self._locks[key]
+                if users == 1:
+                    del self._locks[key]
+                else:
+                    self._locks[key] = (lock, users - 1)
+
+
+class _KeepOpen:
+    """The caller's stream, minus ``close``: s3transfer closes what it uploads, and the
+    stream is the caller's (and ours to rewind when a conflict asks for a retry)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw = raw
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+    def close(self) -> None:
+        pass
+
+
 def _require_absent(params: dict[str, Any], **_: Any) -> None:
     """Event hook: make the write conditional on the key not existing yet."""
     params["IfNoneMatch"] = "*"
@@ -379,6 +453,14 @@ def _status(exc: ClientError) -> int:
 
 def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _unchanged(entry: dict[str, Any], known: Mapping[str, Package]) -> Package | None:
+    """The known record of a listed object, if the object has not changed since."""
+    record = known.get(posixpath.basename(entry["Key"]))
+    if record is None or record.size != entry.get("Size"):
+        return None
+    return record if record.last_modified == entry["LastModified"] else None
 
 
 def _may_be_package(key: str) -> bool:
@@ -424,13 +506,16 @@ def client_config(settings: Settings, own_keys: frozenset[str]) -> Config:
             continue
         option = key.removeprefix("storage.")
         if option in known:
-            top[option] = _convert(settings, key, CONFIG_TYPES.get(option, "str"))
-            _check(key, lambda o=option: Config(**{o: top[o]}))
+            target, kind = top, CONFIG_TYPES.get(option, "str")
         elif option in S3_CONFIG_TYPES:
-            s3[option] = _convert(settings, key, S3_CONFIG_TYPES[option])
-            _check(key, lambda o=option: Config(s3={o: s3[o]}))
+            target, kind = s3, S3_CONFIG_TYPES[option]
         else:
             raise ConfigError(key, "is neither an S3 storage setting nor a botocore Config option")
+        value = _convert(settings, key, kind)
+        if value is None:  # an empty value means "botocore's default"
+            continue
+        target[option] = value
+        _check(key, {option: value} if target is top else {"s3": {option: value}})
     if "addressing_style" in s3 and s3["addressing_style"] not in ("auto", "virtual", "path"):
         raise ConfigError("storage.addressing_style", "expected auto, virtual or path")
     if s3:
@@ -440,10 +525,12 @@ def client_config(settings: Settings, own_keys: frozenset[str]) -> Config:
 
 def _convert(settings: Settings, key: str, kind: str) -> Any:
     if kind == _BOOL:
-        return settings.bool(key)
+        return None if settings.get(key) in (None, "") else settings.bool(key)
     if kind == _INT:
         return settings.int(key)
     value = settings.get(key)
+    if value is None or value == "":
+        return None
     if kind == _FLOAT:
         try:
             return float(value)
@@ -462,9 +549,9 @@ def _convert(settings: Settings, key: str, kind: str) -> Any:
     return settings.str(key)
 
 
-def _check(key: str, build: Callable[[], Config]) -> None:
+def _check(key: str, options: dict[str, Any]) -> None:
     """Let botocore validate one option, so its complaint names our key."""
     try:
-        build()
+        Config(**options)
     except (BotoCoreError, TypeError, ValueError) as exc:
         raise ConfigError(key, str(exc)) from exc

@@ -14,7 +14,7 @@ from pypicloud.storage.object_meta import (
     encode_value,
 )
 
-WHEN = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+WHEN = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def package(**data) -> Package:
@@ -114,3 +114,22 @@ def test_objects_without_metadata_parse_the_filename():
 @pytest.mark.parametrize("filename", ["foo-1.0.tar.gz.meta", "README.txt", "notes"])
 def test_non_packages_are_none(filename):
     assert decode_metadata({}, filename, WHEN) is None
+
+
+@pytest.mark.parametrize("summary", ["日本語" * 200, "a" * 3000, "Ünïcode ✓ " * 100])
+def test_free_text_is_shortened_to_fit_a_size_limit(summary):
+    original = package(yanked=True, yanked_reason="é" * 600)
+    original.summary = summary
+    meta = encode_metadata(original, max_bytes=2048)
+    assert sum(len(k.encode()) + len(v.encode()) for k, v in meta.items()) <= 2048
+    back = decode_metadata(meta, original.filename, WHEN)
+    assert back is not None and back.sha256 == original.sha256
+    assert back.summary and back.summary.endswith("…")
+    assert summary.startswith(back.summary[:-1].rstrip())
+    assert "yanked_reason" not in back.data  # the reason went first
+    assert back.yanked == ""  # still yanked
+
+
+def test_metadata_that_fits_is_untouched():
+    original = package()
+    assert encode_metadata(original, max_bytes=2048) == encode_metadata(original)

@@ -10,6 +10,7 @@ from pypicloud.settings import ConfigError, Settings
 from pypicloud.storage.cloudfront import CloudFrontS3Storage
 from pypicloud.storage.s3 import S3Storage
 
+BAD_PEM = "-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----"
 BASE = {"storage.bucket": "my-bucket", "storage.region_name": "eu-west-1"}
 
 
@@ -128,6 +129,18 @@ def test_half_a_key_pair_is_refused():
     assert caught.value.key == "storage.aws_secret_access_key"
 
 
+def test_session_token_needs_a_key():
+    with pytest.raises(ConfigError) as caught:
+        S3Storage.options_from_settings(settings(aws_session_token="tok"))
+    assert caught.value.key == "storage.aws_session_token"
+
+
+def test_empty_passthrough_values_mean_the_default():
+    storage = build(max_pool_connections="", connect_timeout="", tcp_keepalive="")
+    assert storage.client.meta.config.max_pool_connections == 32
+    assert storage.client.meta.config.connect_timeout == 60
+
+
 def test_kms_key_needs_kms_encryption():
     with pytest.raises(ConfigError) as caught:
         S3Storage.options_from_settings(settings(sse_kms_key_id="alias/x"))
@@ -186,7 +199,7 @@ def test_cloudfront_malformed_key_string():
             CloudFrontS3Storage,
             cloud_front_domain="d.net",
             cloud_front_key_id="APKA1",
-            cloud_front_key_string="-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----",
+            cloud_front_key_string=BAD_PEM,
         )
     assert caught.value.key == "storage.cloud_front_key_string"
 
