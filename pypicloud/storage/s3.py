@@ -273,8 +273,9 @@ class S3Storage:
         ListObjectsV2 carries no user metadata, so an object costs one HEAD unless
         ``known`` has its record with the same LastModified and size (any metadata change
         is a copy, which moves LastModified; a change made by another writer within the
-        same second as the known record is the one case this cannot see). HEADs run concurrently (the client is
-        thread-safe), one listing page at a time. Keys that cannot be packages are skipped.
+        same second as the known record is the one case this cannot see). HEADs run
+        concurrently (the client is thread-safe), one listing page at a time. Keys that
+        cannot be packages are skipped.
         """
         known = known or {}
         paginator = self.client.get_paginator("list_objects_v2")
