@@ -7,6 +7,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,16 @@ def stop_process(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextmanager
+def running(args: list[str], port: int, workdir: Path) -> Iterator[subprocess.Popen]:
+    """A service process listening on ``port``, its output in ``workdir/service.log``,
+    stopped on exit (emulators started once per test session)."""
+    with open(workdir / "service.log", "wb") as log:
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
+    try:
+        wait_for_port(port, process)
+        yield process
+    finally:
+        stop_process(process)

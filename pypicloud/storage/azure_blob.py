@@ -43,7 +43,7 @@ from azure.storage.blob import (
 
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.storage.base import FileExists, PackageNotStored
+from pypicloud.storage.base import FileExists, PackageNotStored, remaining_size
 from pypicloud.storage.object_meta import decode_metadata, encode_metadata
 
 log = logging.getLogger(__name__)
@@ -185,7 +185,7 @@ class AzureBlobStorage:
         try:
             result = blob.upload_blob(
                 data,
-                length=_remaining_size(data),
+                length=remaining_size(data),
                 overwrite=overwrite,  # False: If-None-Match: * (one racer wins)
                 metadata=encode_metadata(package, sep="_"),
                 content_settings=ContentSettings(content_type="application/octet-stream"),
@@ -238,14 +238,3 @@ class _ChunkReader(io.RawIOBase):
         buffer[:count] = self._pending[:count]
         self._pending = self._pending[count:]
         return count
-
-
-def _remaining_size(data: BinaryIO) -> int | None:
-    """Bytes left in a seekable stream, else None (the SDK then uploads in blocks)."""
-    try:
-        position = data.tell()
-        end = data.seek(0, 2)
-        data.seek(position)
-    except (AttributeError, OSError, ValueError):
-        return None
-    return end - position

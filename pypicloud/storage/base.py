@@ -70,3 +70,14 @@ class Storage(Protocol):
     def check_health(self) -> tuple[bool, str]:
         """(healthy, message) for the /health endpoint."""
         ...
+
+
+def remaining_size(data: BinaryIO) -> int | None:
+    """Bytes left in a seekable stream, else None: lets an SDK send a small file at once."""
+    try:
+        position = data.tell()
+        end = data.seek(0, 2)
+        data.seek(position)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return end - position

@@ -33,7 +33,7 @@ from google.cloud import storage as gcs
 
 from pypicloud.models import STORED_KEYS, Package
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.storage.base import FileExists, PackageNotStored
+from pypicloud.storage.base import FileExists, PackageNotStored, remaining_size
 from pypicloud.storage.object_meta import decode_metadata, decode_value, encode_value
 
 if TYPE_CHECKING:
@@ -278,7 +278,7 @@ class GoogleCloudStorage:
         if self.storage_class:
             blob.storage_class = self.storage_class
         kwargs: dict[str, Any] = {
-            "size": _remaining_size(data),
+            "size": remaining_size(data),
             "content_type": "application/octet-stream",
             "predefined_acl": self.object_acl,
         }
@@ -343,14 +343,3 @@ def _credentials(key_file: str | None, api_endpoint: str | None) -> tuple[Any, s
             "storage.gcp_service_account_json_filename",
             f"not set, and no application default credentials were found: {exc}",
         ) from exc
-
-
-def _remaining_size(data: BinaryIO) -> int | None:
-    """Bytes left in a seekable stream (so small files go up in one request), else None."""
-    try:
-        position = data.tell()
-        end = data.seek(0, 2)
-        data.seek(position)
-    except (AttributeError, OSError, ValueError):
-        return None
-    return end - position

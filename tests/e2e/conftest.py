@@ -81,6 +81,45 @@ def server(start_server) -> Server:
     return start_server()
 
 
+def pip_install(server: Server, target: Path, *args: str) -> subprocess.CompletedProcess:
+    """The real pip, installing into ``target`` from the server only."""
+    return run(
+        [
+            venv_tool("pip"),
+            "install",
+            "--no-cache-dir",
+            "--target",
+            str(target),
+            "--index-url",
+            server.index(),
+            *args,
+        ]
+    )
+
+
+def uv_install(server: Server, target: Path, *args: str) -> subprocess.CompletedProcess:
+    """The real uv, installing into ``target`` from the server only."""
+    return run(
+        [
+            venv_tool("uv"),
+            "pip",
+            "install",
+            "--no-cache",
+            "--target",
+            str(target),
+            "--python",
+            venv_tool("python"),
+            "--index-url",
+            server.index(),
+            *args,
+        ]
+    )
+
+
+def installed(target: Path) -> set[str]:
+    return {p.name for p in target.iterdir() if p.name.endswith(".dist-info")}
+
+
 def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     """Run a client; on failure show everything it said."""
     env = {

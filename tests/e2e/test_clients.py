@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from tests.dists import metadata_text, wheel_bytes, wheel_name, write_dists
-from tests.e2e.conftest import run
+from tests.e2e.conftest import installed, pip_install, run, uv_install
 from tests.functional.conftest import PASSWORD, auth
 from tests.tools import venv_tool
 
@@ -36,10 +36,6 @@ def twine_upload(server, files, *extra, check=True):
     )
 
 
-def installed(target) -> set[str]:
-    return {p.name for p in target.iterdir() if p.name.endswith(".dist-info")}
-
-
 @pytest.fixture
 def released(server, tmp_path):
     """A library and an app that depends on it, both private, uploaded with twine."""
@@ -63,18 +59,7 @@ def test_twine_upload_shows_in_the_index(released):
 
 def test_pip_installs_a_private_package_with_a_private_dependency(released, tmp_path):
     target = tmp_path / "site"
-    result = run(
-        [
-            venv_tool("pip"),
-            "install",
-            "--no-cache-dir",
-            "--target",
-            str(target),
-            "--index-url",
-            released.index(),
-            "corp-app",
-        ]
-    )
+    result = pip_install(released, target, "corp-app")
     assert installed(target) == {"corp_app-2.0.dist-info", "corp_lib-1.1.dist-info"}, result.stdout
 
 
@@ -103,21 +88,7 @@ def test_pip_without_credentials_is_refused(released, tmp_path):
 
 def test_uv_installs(released, tmp_path):
     target = tmp_path / "site"
-    run(
-        [
-            venv_tool("uv"),
-            "pip",
-            "install",
-            "--no-cache",
-            "--target",
-            str(target),
-            "--python",
-            venv_tool("python"),
-            "--index-url",
-            released.index(),
-            "corp-app",
-        ]
-    )
+    uv_install(released, target, "corp-app")
     assert installed(target) == {"corp_app-2.0.dist-info", "corp_lib-1.1.dist-info"}
 
 
@@ -138,21 +109,7 @@ def test_uv_publish(server, tmp_path):
         ]
     )
     target = tmp_path / "site"
-    run(
-        [
-            venv_tool("uv"),
-            "pip",
-            "install",
-            "--no-cache",
-            "--target",
-            str(target),
-            "--python",
-            venv_tool("python"),
-            "--index-url",
-            server.index(),
-            "uv-made",
-        ]
-    )
+    uv_install(server, target, "uv-made")
     assert installed(target) == {"uv_made-0.1.dist-info"}
 
 
@@ -204,18 +161,5 @@ def test_pip_skips_a_yanked_release(released, tmp_path):
     )
     urllib.request.urlopen(request)
     target = tmp_path / "site"
-    run(
-        [
-            venv_tool("pip"),
-            "install",
-            "--no-cache-dir",
-            "--target",
-            str(target),
-            "--only-binary",
-            ":all:",
-            "--index-url",
-            released.index(),
-            "corp-lib",
-        ]
-    )
+    pip_install(released, target, "--only-binary", ":all:", "corp-lib")
     assert installed(target) == {"corp_lib-1.0.dist-info"}

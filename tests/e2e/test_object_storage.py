@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.dists import write_dists
-from tests.e2e.conftest import run
-from tests.e2e.test_clients import installed, twine_upload
-from tests.tools import venv_tool
+from tests.e2e.conftest import installed, pip_install, uv_install
+from tests.e2e.test_clients import twine_upload
 
 pytestmark = pytest.mark.e2e
 BACKENDS = {"s3": "s3", "gcs": "gcs", "azure": "azure-blob"}
@@ -39,18 +38,7 @@ EXPECTED = {"cloud_app-1.0.dist-info", "cloud_lib-1.0.dist-info"}
 
 def test_pip_installs(released, tmp_path):
     target = tmp_path / "pip"
-    run(
-        [
-            venv_tool("pip"),
-            "install",
-            "--no-cache-dir",
-            "--target",
-            str(target),
-            "--index-url",
-            released.index(),
-            "cloud-app",
-        ]
-    )
+    pip_install(released, target, "cloud-app")
     assert installed(target) == EXPECTED
 
 
@@ -60,19 +48,5 @@ def test_uv_installs(request, released, tmp_path):
         # (real GCS does not), so this one combination cannot pass against the emulator.
         request.applymarker(pytest.mark.xfail(strict=True, reason="emulator lacks HEAD"))
     target = tmp_path / "uv"
-    run(
-        [
-            venv_tool("uv"),
-            "pip",
-            "install",
-            "--no-cache",
-            "--target",
-            str(target),
-            "--python",
-            venv_tool("python"),
-            "--index-url",
-            released.index(),
-            "cloud-app",
-        ]
-    )
+    uv_install(released, target, "cloud-app")
     assert installed(target) == EXPECTED

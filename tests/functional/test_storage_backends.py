@@ -94,3 +94,17 @@ def test_redirects_to_a_signed_url_by_default(make_app, object_backend_settings)
     response = app.get(f"/api/package/obj-pkg/{WHEEL}", headers=auth("bob"), status=302)
     assert fetch(response.location) == BODY
     app.get(f"/api/package/obj-pkg/{WHEEL}", status=401)  # no redirect for strangers
+
+
+def test_a_new_server_rebuilds_an_empty_database_from_storage(make_app, backend_settings, tmp_path):
+    first = make_app(**backend_settings)
+    upload(first, "obj-pkg", "1.0", content=BODY)
+    first.patch_json(
+        f"/api/package/obj-pkg/{WHEEL}", {"yanked": True, "reason": "old"}, headers=auth("bob")
+    )
+    expected = first.get("/simple/obj-pkg/", headers={**auth("bob"), "Accept": JSON}).json
+    fresh_db = {"db.url": f"sqlite:///{tmp_path / 'fresh.sqlite'}"}
+    second = make_app(**backend_settings, **fresh_db)  # empty database: rebuilt at start-up
+    rebuilt = second.get("/simple/obj-pkg/", headers={**auth("bob"), "Accept": JSON}).json
+    assert rebuilt == expected
+    assert download(second, rebuilt["files"][0]["url"]) == BODY

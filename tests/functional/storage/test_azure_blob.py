@@ -13,7 +13,7 @@ import requests
 
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.storage import FileExists, PackageNotStored
+from pypicloud.storage import FileExists
 from pypicloud.storage.azure_blob import AzureBlobStorage
 
 FILENAME = "mypkg-1.0-py3-none-any.whl"
@@ -109,28 +109,6 @@ def test_reads_blobs_written_by_the_original(azure_storage):
     assert old.data["uploader"] == "bob"
     legacy = listed["Legacy_Pkg-2.0.zip"]
     assert (legacy.name, legacy.version, legacy.size) == ("legacy-pkg", "2.0", 3)
-
-
-def test_yank_and_unyank_replace_facts_and_keep_the_upload_time(azure_storage):
-    pkg = package()
-    azure_storage.upload(pkg, io.BytesIO(b"x"))
-    [before] = azure_storage.list()
-    pkg.data.update(yanked=True, yanked_reason="broken")
-    azure_storage.update_metadata(pkg)
-    [yanked] = azure_storage.list()
-    assert yanked.yanked == "broken"
-    assert yanked.last_modified == before.last_modified
-    pkg.data.update(yanked=False, yanked_reason="")
-    azure_storage.update_metadata(pkg)
-    [unyanked] = azure_storage.list()
-    assert unyanked.yanked is False
-    assert "yanked_reason" not in unyanked.data
-    assert unyanked.sha256 == "ab" * 32
-
-
-def test_update_metadata_of_a_missing_file_raises(azure_storage):
-    with pytest.raises(PackageNotStored):
-        azure_storage.update_metadata(package())
 
 
 # -- requests -----------------------------------------------------------------------------

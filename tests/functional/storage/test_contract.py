@@ -112,6 +112,28 @@ def test_update_metadata_records_a_yank(storage):
     assert read_all(storage, listed) == b"x"
 
 
+def test_unyank_removes_the_reason_and_the_upload_time_stays(storage):
+    package = make_package()
+    storage.upload(package, io.BytesIO(b"x"))
+    [before] = storage.list()
+    package.data.update(yanked=True, yanked_reason="broken")
+    storage.update_metadata(package)
+    [yanked] = storage.list()
+    assert yanked.last_modified == before.last_modified
+    package.data.update(yanked=False, yanked_reason="")
+    storage.update_metadata(package)
+    [unyanked] = storage.list()
+    assert unyanked.yanked is False
+    assert "yanked_reason" not in unyanked.data
+    assert unyanked.sha256 == "ab" * 32
+    assert unyanked.last_modified == before.last_modified
+
+
+def test_update_metadata_of_a_missing_file_raises(storage):
+    with pytest.raises(PackageNotStored):
+        storage.update_metadata(make_package())
+
+
 def test_delete_removes_file_and_facts(storage):
     package = make_package()
     storage.upload(package, io.BytesIO(b"x"))

@@ -133,30 +133,6 @@ def test_reads_objects_written_by_the_original(gcs_storage):
     assert (legacy.name, legacy.version, legacy.size) == ("legacy-pkg", "2.0", 3)
 
 
-def test_yank_and_unyank_rewrite_facts_and_keep_the_upload_time(gcs_storage):
-    pkg = package()
-    gcs_storage.upload(pkg, io.BytesIO(b"x"))
-    [before] = gcs_storage.list()
-    pkg.data.update(yanked=True, yanked_reason="broken")
-    gcs_storage.update_metadata(pkg)
-    [yanked] = gcs_storage.list()
-    assert yanked.yanked == "broken"
-    assert yanked.last_modified == before.last_modified
-    pkg.data.update(yanked=False, yanked_reason="")
-    gcs_storage.update_metadata(pkg)
-    [unyanked] = gcs_storage.list()
-    assert unyanked.yanked is False
-    assert "yanked_reason" not in unyanked.data
-    assert unyanked.sha256 == "ab" * 32
-
-
-def test_update_metadata_of_a_missing_file_raises(gcs_storage):
-    from pypicloud.storage import PackageNotStored
-
-    with pytest.raises(PackageNotStored):
-        gcs_storage.update_metadata(package())
-
-
 def test_storage_class_and_object_acl_are_applied(gcs_settings, http_log):
     storage = build(
         gcs_settings, **{"storage.storage_class": "nearline", "storage.object_acl": "publicRead"}
