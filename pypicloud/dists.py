@@ -18,6 +18,9 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+# What a distribution filename may contain: enough for every valid wheel and sdist name,
+# and nothing that needs quoting in a URL, a header or a shell.
+FILENAME_CHARS = re.compile(r"^[A-Za-z0-9._+!-]+$")
 PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 MAX_METADATA_BYTES = 5 * 1024 * 1024
 SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz")
@@ -56,6 +59,8 @@ def safe_path_component(part: str) -> str:
 def parse_filename(filename: str) -> DistFilename:
     """Parse a wheel or sdist filename (PEP 427/491, PEP 625 and legacy sdists)."""
     safe_path_component(filename)
+    if not FILENAME_CHARS.match(filename):
+        raise InvalidDistribution(f"invalid characters in filename {filename!r}")
     if filename.endswith(".whl"):
         try:
             name, version, _build, _tags = parse_wheel_filename(filename)

@@ -42,6 +42,9 @@ def test_parse_filename(filename, name, version, kind):
         ".foo-1.0.tar.gz",
         "foo-1.0\0.tar.gz",
         "foo-1.0.tar.gz\n",
+        'foo-1.0-py3-none-any"x.whl',
+        "foo-1.0-py3-none-any;rm.whl",
+        "föö-1.0.tar.gz",
     ],
 )
 def test_bad_filenames(filename):
