@@ -6,7 +6,7 @@ import dataclasses
 import re
 import tarfile
 import zipfile
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from packaging.metadata import parse_email
 from packaging.utils import (
@@ -116,7 +116,7 @@ def read_core_metadata(path_or_file: str | BinaryIO, filename: str) -> bytes:
         raise InvalidDistribution(f"{filename} is not a valid archive: {exc}") from None
 
 
-def _bounded_read(handle: BinaryIO, what: str) -> bytes:
+def _bounded_read(handle: IO[bytes], what: str) -> bytes:
     data = handle.read(MAX_METADATA_BYTES + 1)
     if len(data) > MAX_METADATA_BYTES:
         raise InvalidDistribution(f"{what} is larger than {MAX_METADATA_BYTES} bytes")

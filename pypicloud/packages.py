@@ -13,7 +13,7 @@ import hashlib
 import logging
 import tempfile
 from collections.abc import Mapping
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -72,7 +72,7 @@ class HashingSpool:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_LIMIT)  # noqa: SIM115 (closed by close())
+        self.file = cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=SPOOL_LIMIT))  # noqa: SIM115 (closed by close())
         self.sha256 = hashlib.sha256()
         self.md5 = hashlib.md5()
         self.blake2 = hashlib.blake2b(digest_size=32)

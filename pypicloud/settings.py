@@ -39,6 +39,14 @@ TOLERATED_KEYS = frozenset(
 )
 
 
+# The accessors below are named after the types they return (settings.str, settings.int...),
+# which shadows those names inside the class: these aliases keep the annotations readable.
+Text = str
+Number = int
+Flag = bool
+Words = list[str]
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names the key."""
 
@@ -56,9 +64,9 @@ class Settings:
 
     def __init__(
         self,
-        raw: Mapping[str, Any],
-        environ: Mapping[str, str] | None = None,
-        here: str | None = None,
+        raw: Mapping[Text, Any],
+        environ: Mapping[Text, Text] | None = None,
+        here: Text | None = None,
     ):
         #: The directory of the ini file: relative defaults (the SQLite file) live under it.
         self.here = here or os.getcwd()
@@ -74,26 +82,32 @@ class Settings:
                 if guess not in merged and guess.split(".", 1)[0] + "." in OWNED_PREFIXES:
                     merged[guess] = value
         self._values = merged
-        self._read: set[str] = set()
+        self._read: set[Text] = set()
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: Text) -> Flag:
         return key in self._values
 
-    def raw(self) -> dict[str, Any]:
+    def raw(self) -> dict[Text, Any]:
         return dict(self._values)
 
-    def keys_with_prefix(self, prefix: str) -> list[str]:
+    def keys_with_prefix(self, prefix: Text) -> Words:
         return [k for k in self._values if k.startswith(prefix)]
 
-    def mark_read(self, key: str) -> None:
+    def mark_read(self, key: Text) -> None:
         self._read.add(key)
 
-    def get(self, key: str, default: Any = None) -> Any:
+    def get(self, key: Text, default: Any = None) -> Any:
         self._read.add(key)
         value = self._values.get(key, default)
         return value.strip() if isinstance(value, str) else value
 
-    def str(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
+    def str(
+        self,
+        key: Text,
+        default: Text | None = None,
+        *,
+        required: Flag = False,
+    ) -> Text | None:
         value = self.get(key)
         if value is None or value == "":
             if required:
@@ -101,7 +115,7 @@ class Settings:
             return default
         return str(value)
 
-    def bool(self, key: str, default: bool = False) -> bool:
+    def bool(self, key: Text, default: Flag = False) -> Flag:
         value = self.get(key)
         if value is None:
             return default
@@ -115,8 +129,12 @@ class Settings:
         raise ConfigError(key, f"expected true or false, got {value!r}")
 
     def int(
-        self, key: str, default: int | None = None, *, minimum: int | None = None
-    ) -> int | None:
+        self,
+        key: Text,
+        default: Number | None = None,
+        *,
+        minimum: Number | None = None,
+    ) -> Number | None:
         value = self.get(key)
         if value is None or value == "":
             return default
@@ -128,7 +146,7 @@ class Settings:
             raise ConfigError(key, f"must be at least {minimum}, got {number}")
         return number
 
-    def size(self, key: str, default: int | None = None) -> int | None:
+    def size(self, key: Text, default: Number | None = None) -> Number | None:
         """A byte count, with an optional K/M/G suffix (``100M``)."""
         value = self.get(key)
         if value is None or value == "":
@@ -147,7 +165,7 @@ class Settings:
             raise ConfigError(key, "must be positive")
         return number
 
-    def list(self, key: str, default: Iterable[str] = ()) -> list[str]:
+    def list(self, key: Text, default: Iterable[Text] = ()) -> Words:
         """Whitespace or comma separated words (ini values may span lines)."""
         value = self.get(key)
         if value is None:
@@ -156,14 +174,14 @@ class Settings:
             return [str(v) for v in value]
         return [word for word in str(value).replace(",", " ").split() if word]
 
-    def choice(self, key: str, choices: Iterable[str], default: str) -> str:
+    def choice(self, key: Text, choices: Iterable[Text], default: Text) -> Text:
         value = self.str(key, default)
         options = list(choices)
         if value not in options:
             raise ConfigError(key, f"expected one of {', '.join(options)}, got {value!r}")
         return value
 
-    def check_unused(self, passthrough: Iterable[str] = ()) -> None:
+    def check_unused(self, passthrough: Iterable[Text] = ()) -> None:
         """Fail on keys under our prefixes that no component read (a typo, most often)."""
         allowed = tuple(passthrough)
         unknown = sorted(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from passlib.context import CryptContext
+from passlib.registry import get_crypt_handler
 
 SCHEMES = ["sha512_crypt", "sha256_crypt", "pbkdf2_sha512", "pbkdf2_sha256", "bcrypt", "argon2"]
 DEFAULT_SCHEME = "sha512_crypt"
 
 
 def _available(scheme: str) -> bool:
-    from passlib.registry import get_crypt_handler
-
     handler = get_crypt_handler(scheme)
     has_backend = getattr(handler, "has_backend", None)
     return has_backend is None or bool(has_backend())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyramid.httpexceptions import HTTPForbidden, HTTPNotFound, HTTPUnauthorized
 from pyramid.request import Request
 
+from pypicloud.access.base import ADMIN
 from pypicloud.models import Package
 
 
@@ -40,8 +41,6 @@ def require_write(request: Request, name: str) -> None:
 
 
 def require_admin(request: Request) -> None:
-    from pypicloud.access.base import ADMIN
-
     require_login(request)
     if ADMIN not in request.principals:
         raise HTTPForbidden("Admins only")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import BinaryIO
@@ -94,8 +95,6 @@ def _is_real_file(handle: BinaryIO) -> bool:
 
 
 def _size_of(handle: BinaryIO) -> int:
-    import os
-
     return os.fstat(handle.fileno()).st_size
 
 

@@ -7,7 +7,12 @@ import time
 from collections.abc import Callable, Hashable
 
 from packaging.utils import canonicalize_name
-from pyramid.httpexceptions import HTTPMovedPermanently, HTTPNotAcceptable, HTTPNotModified
+from pyramid.httpexceptions import (
+    HTTPMovedPermanently,
+    HTTPNotAcceptable,
+    HTTPNotFound,
+    HTTPNotModified,
+)
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -17,6 +22,7 @@ from pypicloud.negotiation import SIMPLE_JSON, choose_content_type
 from pypicloud.templating import render
 from pypicloud.versions import sorted_versions
 from pypicloud.views.common import (
+    challenge,
     file_url,
     links_expire,
     require_read,
@@ -109,10 +115,6 @@ def simple_project(request: Request) -> Response:
 
 
 def _not_found(request: Request) -> Exception:
-    from pyramid.httpexceptions import HTTPNotFound
-
-    from pypicloud.views.common import challenge
-
     # On a private index an anonymous client gets the same 401 for a missing project as for
     # a private one, so the answer reveals nothing; on a public one, a plain 404.
     anonymous_reads = request.services.access.anonymous_may_read_by_default()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from packaging.utils import canonicalize_name
-from pyramid.httpexceptions import HTTPBadRequest, HTTPRequestEntityTooLarge
+from pyramid.httpexceptions import HTTPBadRequest, HTTPRequestEntityTooLarge, status_map
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -61,11 +61,6 @@ def store_upload(request: Request, form: dict, name: str | None = None) -> Respo
 def refuse(message: str, status: int = 400) -> Exception:
     """An error with the reason in the status line too, where twine shows it."""
     one_line = " ".join(message.split()).encode("ascii", "replace").decode("ascii")
-    if status == 413:
-        error: Exception = HTTPRequestEntityTooLarge(one_line)
-    else:
-        from pyramid.httpexceptions import status_map
-
-        error = status_map.get(status, HTTPBadRequest)(one_line)
-    error.status = f"{status} {one_line}"  # type: ignore[attr-defined]
+    error = status_map.get(status, HTTPBadRequest)(one_line)
+    error.status = f"{status} {one_line}"
     return error
