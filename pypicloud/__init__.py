@@ -11,12 +11,19 @@ from pyramid.router import Router
 
 from pypicloud.app import Services
 from pypicloud.security import basic_credentials
-from pypicloud.settings import Settings
+from pypicloud.settings import ConfigError, Settings
 
 
 def main(global_config: Mapping[str, Any], **raw: Any) -> Router:
-    """The WSGI application (PasteDeploy's ``use = egg:pypicloud``)."""
-    return make_config(raw, here=global_config.get("here")).make_wsgi_app()
+    """The WSGI application (PasteDeploy's ``use = egg:pypicloud``).
+
+    A bad setting ends the process with one line naming the key, not a traceback.
+    """
+    try:
+        config = make_config(raw, here=global_config.get("here"))
+    except ConfigError as exc:
+        raise SystemExit(f"pypicloud cannot start: {exc}") from None
+    return config.make_wsgi_app()
 
 
 def make_config(

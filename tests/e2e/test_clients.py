@@ -163,3 +163,18 @@ def test_pip_skips_a_yanked_release(released, tmp_path):
     target = tmp_path / "site"
     pip_install(released, target, "--only-binary", ":all:", "corp-lib")
     assert installed(target) == {"corp_lib-1.0.dist-info"}
+
+
+def test_pserve_refuses_a_bad_setting_naming_the_key(tmp_path):
+    from tests.e2e.conftest import write_ini
+    from tests.tools import free_port
+
+    ini = tmp_path / "bad.ini"
+    write_ini(ini, free_port(), {"pypi.allow_overwrite": "maybe"})
+    result = run([venv_tool("pserve"), str(ini)], check=False, cwd=tmp_path)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == (
+        "pypicloud cannot start: setting 'pypi.allow_overwrite': expected true or false, "
+        "got 'maybe'"
+    )
+    assert "Traceback" not in result.stderr
