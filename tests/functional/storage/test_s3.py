@@ -15,7 +15,7 @@ from botocore.awsrequest import AWSResponse
 
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.storage import FileExists, PackageNotStored
+from pypicloud.storage import FileExists
 from pypicloud.storage.object_meta import encode_metadata
 from pypicloud.storage.s3 import S3Storage
 
@@ -208,11 +208,6 @@ def test_yank_keeps_the_upload_time(s3_storage):
     [after] = s3_storage.list()
     assert after.yanked == "oops"
     assert after.last_modified == before.last_modified
-
-
-def test_update_metadata_of_a_missing_file(s3_storage):
-    with pytest.raises(PackageNotStored):
-        s3_storage.update_metadata(make_package())
 
 
 # -- exclusive creation --------------------------------------------------------------------
