@@ -58,15 +58,17 @@ def _lookup(request: Request) -> tuple[str, str, Package | None]:
 
 @view_config(route_name="api_file", request_method=("GET", "HEAD"))
 def get_file(request: Request) -> Response:
-    name, filename, package = _lookup(request)
+    """A file, or its core metadata at ``<file>.metadata``: one permission check, one lookup."""
+    name = canonicalize_name(request.matchdict["name"])
     require_read(request, name)
-    if package is None and filename.endswith(METADATA_SUFFIX):
-        package = request.services.packages.fetch(name, filename[: -len(METADATA_SUFFIX)])
-        if package is not None:
-            return metadata_response(request, package)
+    filename = request.matchdict["filename"]
+    wants_metadata = filename.endswith(METADATA_SUFFIX)
+    if wants_metadata:
+        filename = filename[: -len(METADATA_SUFFIX)]
+    package = request.services.packages.fetch(name, filename)
     if package is None:
         raise HTTPNotFound()
-    return download(request, package)
+    return metadata_response(request, package) if wants_metadata else download(request, package)
 
 
 @view_config(route_name="api_file", request_method="POST")
