@@ -10,7 +10,8 @@ from pyramid.request import Request
 from pyramid.router import Router
 
 from pypicloud.app import Services
-from pypicloud.security import basic_credentials
+from pypicloud.security import ProjectContext, csrf_applies
+from pypicloud.sessions import session_factory_from_settings
 from pypicloud.settings import ConfigError, Settings
 
 
@@ -31,13 +32,14 @@ def make_config(
 ) -> Configurator:
     settings = Settings(raw, environ=environ, here=here)
     services = Services.from_settings(settings)
+    session_factory = session_factory_from_settings(settings)
     settings.check_unused()
-    config = Configurator(settings=settings.raw())
+    config = Configurator(settings=settings.raw(), root_factory=ProjectContext)
     config.registry.services = services  # type: ignore[attr-defined]
+    config.set_security_policy(services.security)
+    config.set_session_factory(session_factory)
+    config.set_default_csrf_options(require_csrf=True, callback=csrf_applies)
     config.add_request_method(_services, "services", reify=True)
-    config.add_request_method(_userid, "userid", reify=True)
-    config.add_request_method(_principals, "principals", reify=True)
-    config.add_request_method(_bad_credentials, "bad_credentials", reify=True)
     config.include("pypicloud.routes")
     config.scan("pypicloud.views")
     return config
@@ -45,15 +47,3 @@ def make_config(
 
 def _services(request: Request) -> Services:
     return request.registry.services
-
-
-def _userid(request: Request) -> str | None:
-    return request.services.authenticator.userid(request)
-
-
-def _principals(request: Request) -> frozenset[str]:
-    return request.services.access.principals(request.userid)
-
-
-def _bad_credentials(request: Request) -> bool:
-    return request.userid is None and basic_credentials(request) is not None

@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import logging
 
-from pypicloud.access import Access, access_from_settings
+from pypicloud.access import Access
+from pypicloud.access.base import unknown_users
 from pypicloud.cache import Cache, cache_from_settings
 from pypicloud.packages import PackageOptions, PackageService
 from pypicloud.pages import PageCache
-from pypicloud.security import Authenticator, CredentialCache
+from pypicloud.security import Authenticator, CredentialCache, SecurityPolicy
 from pypicloud.settings import Settings
 from pypicloud.storage import Storage, storage_from_settings
+from pypicloud.tokens import NoTokens, TokenStore
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +23,12 @@ class ServerOptions:
     """``pypi.*`` settings the views read."""
 
     realm: str = "pypi"
-    stream_files: bool = False
     cache_max_age: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServerOptions:
         return cls(
             realm=settings.str("pypi.realm", "pypi") or "pypi",
-            stream_files=settings.bool("pypi.stream_files", False),
             cache_max_age=settings.int("pyramid.cache_max_age", 0, minimum=0) or 0,
         )
 
@@ -38,8 +38,10 @@ class Services:
     storage: Storage
     cache: Cache
     access: Access
+    tokens: TokenStore
     packages: PackageService
     authenticator: Authenticator
+    security: SecurityPolicy
     pages: PageCache
     options: ServerOptions
 
@@ -47,18 +49,27 @@ class Services:
     def from_settings(cls, settings: Settings) -> Services:
         storage = storage_from_settings(settings)
         cache = cache_from_settings(settings)
-        access = access_from_settings(settings)
+        access = Access.from_settings(settings)
+        tokens: TokenStore = NoTokens()
         packages = PackageService(storage, cache, PackageOptions.from_settings(settings))
         ttl = settings.int("auth.cache_seconds", 60, minimum=0)
+        authenticator = Authenticator(access, tokens, CredentialCache(ttl=float(ttl or 0)))
         services = cls(
             storage=storage,
             cache=cache,
             access=access,
+            tokens=tokens,
             packages=packages,
-            authenticator=Authenticator(access, CredentialCache(ttl=float(ttl or 0))),
+            authenticator=authenticator,
+            security=SecurityPolicy(authenticator),
             pages=PageCache(),
             options=ServerOptions.from_settings(settings),
         )
+        for name in unknown_users(access.backend, sorted(access.defaults.admins)):
+            log.warning("auth.admins names %r, a user the access backend does not know", name)
         if settings.bool("db.reload_on_start", False) or cache.is_empty():
             packages.reload_from_storage()
         return services
+
+    def health(self) -> dict[str, tuple[bool, str]]:
+        return {**self.packages.health(), "access": self.access.check_health()}

@@ -23,6 +23,11 @@ from packaging.version import InvalidVersion, Version
 FILENAME_CHARS = re.compile(r"^[A-Za-z0-9._+!-]+$")
 PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 MAX_METADATA_BYTES = 5 * 1024 * 1024
+# Every stored name must fit one path component (255 bytes on common file systems) with room
+# for the ".meta" sidecar suffix, and an object key (S3: 1,024 bytes) with its prefixes.
+MAX_FILENAME_LENGTH = 240
+MAX_NAME_LENGTH = 200
+MAX_VERSION_LENGTH = 100
 SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz")
 
 
@@ -38,7 +43,7 @@ class DistFilename:
 
 
 def is_valid_project_name(name: str) -> bool:
-    return bool(PROJECT_NAME.match(name))
+    return len(name) <= MAX_NAME_LENGTH and bool(PROJECT_NAME.match(name))
 
 
 def safe_path_component(part: str) -> str:
@@ -58,6 +63,10 @@ def safe_path_component(part: str) -> str:
 
 def parse_filename(filename: str) -> DistFilename:
     """Parse a wheel or sdist filename (PEP 427/491, PEP 625 and legacy sdists)."""
+    if len(filename) > MAX_FILENAME_LENGTH:
+        raise InvalidDistribution(
+            f"filename too long: {len(filename)} characters, at most {MAX_FILENAME_LENGTH}"
+        )
     safe_path_component(filename)
     if not FILENAME_CHARS.match(filename):
         raise InvalidDistribution(f"invalid characters in filename {filename!r}")

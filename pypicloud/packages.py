@@ -3,62 +3,82 @@
 An upload is validated completely on a private temporary copy before anything is stored;
 storage is written first (atomically, exclusively), then the cache, so the index never shows
 a file that is not fully stored, and of two concurrent uploads of one filename exactly one
-wins.
+wins. The service also owns the policies the views apply: how a file reaches a client
+(stream, redirect, signed link), who may overwrite or delete, health and the serial.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import enum
 import logging
 import tempfile
-from collections.abc import Mapping
-from typing import IO, Any, BinaryIO, cast
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from typing import IO, BinaryIO
 
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 
+from pypicloud.access.base import group_principal
 from pypicloud.cache import Cache
-from pypicloud.dists import (
-    InvalidDistribution,
-    is_valid_project_name,
-    parse_core_metadata,
-    parse_filename,
-    read_core_metadata,
-    versions_equal,
-)
-from pypicloud.models import Package, utcnow
+from pypicloud.dists import InvalidDistribution, read_core_metadata, versions_equal
+from pypicloud.models import Package
 from pypicloud.settings import Settings
 from pypicloud.storage import FileExists, PackageNotStored, Storage
+from pypicloud.uploads import (
+    CHUNK,
+    SPOOL_LIMIT,
+    Refusal,
+    UploadRefused,
+    UploadRequest,
+    ValidatedUpload,
+    validate,
+)
 
 log = logging.getLogger(__name__)
-CHUNK = 1024 * 1024
-SPOOL_LIMIT = 8 * 1024 * 1024
 
 
-class UploadRefused(Exception):
-    """An upload failed validation; ``status`` is the HTTP status to answer with."""
+class NotAllowed(Exception):
+    """A policy (not a grant) forbids the action; the message says which setting."""
 
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+
+class Delivery(enum.Enum):
+    """How a download reaches the client."""
+
+    STREAM = "stream"  # through this server
+    REDIRECT = "redirect"  # a 302 to a signed (or public) storage URL
+    LINK = "link"  # index pages link to signed storage URLs directly
 
 
 @dataclasses.dataclass(frozen=True)
 class PackageOptions:
     allow_overwrite: bool = False
+    allow_overwrite_groups: tuple[str, ...] = ()
     allow_delete: bool = True
+    allow_delete_groups: tuple[str, ...] = ()
     max_upload_size: int = 100 * 1024 * 1024
+    stream_files: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PackageOptions:
         settings.bool("pypi.calculate_package_hashes", True)  # always done; accepted
         return cls(
             allow_overwrite=settings.bool("pypi.allow_overwrite", False),
+            allow_overwrite_groups=tuple(settings.list("pypi.allow_overwrite_groups")),
             allow_delete=settings.bool("pypi.allow_delete", True),
+            allow_delete_groups=tuple(settings.list("pypi.allow_delete_groups")),
             max_upload_size=settings.size("pypi.max_upload_size", cls.max_upload_size) or 0,
+            stream_files=settings.bool("pypi.stream_files", False),
         )
+
+
+def _policy_allows(enabled: bool, groups: tuple[str, ...], principals: frozenset[str]) -> bool:
+    """A ``pypi.allow_*`` switch with its ``*_groups`` list: when groups are listed, only
+    their members may (whatever the switch says); otherwise the switch decides for every
+    user with write permission."""
+    if groups:
+        return any(group_principal(g) in principals for g in groups)
+    return enabled
 
 
 @dataclasses.dataclass
@@ -67,30 +87,12 @@ class UploadResult:
     created: bool  # False when an identical file was already there
 
 
-class HashingSpool:
-    """Copies a stream into a temporary file, hashing it and enforcing a size limit."""
+@dataclasses.dataclass(frozen=True)
+class Download:
+    """What a download request gets: a redirect URL, or the package to stream."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.file = cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=SPOOL_LIMIT))  # noqa: SIM115 (closed by close())
-        self.sha256 = hashlib.sha256()
-        self.md5 = hashlib.md5()
-        self.blake2 = hashlib.blake2b(digest_size=32)
-        self.size = 0
-
-    def fill(self, source: BinaryIO) -> None:
-        while chunk := source.read(CHUNK):
-            self.size += len(chunk)
-            if self.size > self.limit:
-                raise UploadRefused(f"File too large: the limit is {self.limit} bytes", status=413)
-            self.file.write(chunk)
-            self.sha256.update(chunk)
-            self.md5.update(chunk)
-            self.blake2.update(chunk)
-        self.file.seek(0)
-
-    def close(self) -> None:
-        self.file.close()
+    package: Package
+    redirect_url: str | None = None
 
 
 class PackageService:
@@ -100,8 +102,17 @@ class PackageService:
         self.storage = storage
         self.cache = cache
         self.options = options
+        if options.stream_files:
+            self.delivery = Delivery.STREAM
+        elif storage.redirect_urls:
+            self.delivery = Delivery.REDIRECT
+        else:
+            self.delivery = Delivery.LINK
 
     # -- reading -----------------------------------------------------------------------
+
+    def serial(self) -> int:
+        return self.cache.serial()
 
     def projects(self) -> list[str]:
         return self.cache.distinct()
@@ -111,6 +122,10 @@ class PackageService:
 
     def files(self, name: str) -> list[Package]:
         return self.cache.all(canonicalize_name(name))
+
+    def release(self, name: str, version: str) -> list[Package]:
+        """Every file of one version (compared as PEP 440 versions)."""
+        return [p for p in self.files(name) if versions_equal(p.version, version)]
 
     def fetch(self, name: str, filename: str) -> Package | None:
         package = self.cache.fetch(filename)
@@ -132,101 +147,133 @@ class PackageService:
         self.cache.save_core_metadata(package.filename, content)
         return content
 
+    # -- serving files -----------------------------------------------------------------
+
+    @property
+    def links_expire(self) -> bool:
+        """True when index pages embed signed URLs, which must not be cached for long."""
+        return self.delivery is Delivery.LINK
+
+    def index_link(self, package: Package) -> str | None:
+        """The storage URL an index page links to, or None for this server's stable URL."""
+        if self.delivery is Delivery.LINK:
+            return self.storage.download_url(package)
+        return None
+
+    def download(self, package: Package) -> Download:
+        if self.delivery is Delivery.REDIRECT:
+            url = self.storage.download_url(package)
+            if url:
+                return Download(package, redirect_url=url)
+        return Download(package)
+
+    def open(self, package: Package) -> AbstractContextManager[BinaryIO]:
+        """The file's bytes; PackageNotStored when storage lost it."""
+        return self.storage.open(package)
+
+    # -- policies ----------------------------------------------------------------------
+
+    def may_overwrite(self, principals: frozenset[str]) -> bool:
+        opts = self.options
+        return _policy_allows(opts.allow_overwrite, opts.allow_overwrite_groups, principals)
+
+    def may_delete(self, principals: frozenset[str]) -> bool:
+        opts = self.options
+        return _policy_allows(opts.allow_delete, opts.allow_delete_groups, principals)
+
     # -- writing -----------------------------------------------------------------------
 
     def upload(
-        self,
-        form: Mapping[str, Any],
-        content: BinaryIO,
-        filename: str,
-        uploader: str | None,
+        self, request: UploadRequest, principals: frozenset[str] = frozenset()
     ) -> UploadResult:
-        """Validate and store one distribution file, as PyPI's upload endpoint would."""
-        name, version = _check_form_identity(form)
-        dist = _check_filename(filename, name, version, form.get("filetype"))
-        spool = HashingSpool(self.options.max_upload_size)
+        """Validate, store and index one distribution file, as PyPI's upload would."""
+        checked = validate(request, self.options.max_upload_size)
         try:
-            spool.fill(content)
-            if spool.size == 0:
-                raise UploadRefused("Invalid distribution file: the file is empty")
-            _check_digests(form, spool)
-            try:
-                raw_metadata = read_core_metadata(spool.file, filename)
-                core = parse_core_metadata(raw_metadata)
-            except InvalidDistribution as exc:
-                raise UploadRefused(f"Invalid distribution file: {exc}") from None
-            if canonicalize_name(core.name) != dist.name or not versions_equal(
-                core.version, dist.version
-            ):
-                raise UploadRefused(
-                    f"Metadata in {filename} says {core.name} {core.version}, "
-                    f"which does not match the filename"
-                )
-            sha256 = spool.sha256.hexdigest()
-            existing = self.cache.fetch(filename)
-            if existing is not None and not self.options.allow_overwrite:
-                if existing.sha256 == sha256:
-                    return UploadResult(existing, created=False)
-                raise UploadRefused("File already exists", status=409)
-            data: dict[str, Any] = {
-                "hash_sha256": sha256,
-                "hash_md5": spool.md5.hexdigest(),
-                "size": spool.size,
-                "core_metadata_sha256": hashlib.sha256(raw_metadata).hexdigest(),
-            }
-            if core.requires_python:
-                data["requires_python"] = core.requires_python
-            if uploader:
-                data["uploader"] = uploader
-            package = Package(
-                name=dist.name,
-                version=dist.version,
-                filename=filename,
-                last_modified=utcnow(),
-                summary=core.summary or _text(form.get("summary")),
-                data=data,
-            )
-            spool.file.seek(0)
-            try:
-                self.storage.upload(package, spool.file, overwrite=self.options.allow_overwrite)
-            except FileExists:
-                winner = self.cache.fetch(filename)
-                if winner is not None and winner.sha256 == sha256:
-                    return UploadResult(winner, created=False)
-                raise UploadRefused("File already exists", status=409) from None
+            overwrite = self.may_overwrite(principals)
+            existing = self.cache.fetch(checked.package.filename)
+            if existing is not None and not overwrite:
+                return self._same_file_or_conflict(existing, checked)
+            stored = self.store(checked, overwrite=overwrite)
+            if stored is None:
+                winner = self.cache.fetch(checked.package.filename)
+                if winner is None:
+                    raise UploadRefused("File already exists", Refusal.CONFLICT)
+                return self._same_file_or_conflict(winner, checked)
         finally:
-            spool.close()
+            checked.spool.close()
+        self.index(stored, checked.core_metadata)
+        log.info("uploaded %s by %s", stored.filename, request.uploader or "anonymous")
+        return UploadResult(stored, created=True)
+
+    @staticmethod
+    def _same_file_or_conflict(existing: Package, checked: ValidatedUpload) -> UploadResult:
+        if existing.sha256 == checked.package.sha256:
+            return UploadResult(existing, created=False)
+        raise UploadRefused("File already exists", Refusal.CONFLICT)
+
+    def store(self, checked: ValidatedUpload, *, overwrite: bool) -> Package | None:
+        """Write the file to storage; None when another upload of the filename won."""
+        checked.spool.file.seek(0)
         try:
-            self.cache.save_core_metadata(filename, raw_metadata)
+            stored = self.storage.upload(checked.package, checked.spool.file, overwrite=overwrite)
+        except FileExists:
+            return None
+        return stored if stored is not None else checked.package  # TEMP-MERGE
+
+    def index(self, package: Package, core_metadata: bytes) -> None:
+        """Record a stored file in the cache; on failure the stored file is removed."""
+        try:
+            self.cache.save_core_metadata(package.filename, core_metadata)
             self.cache.save(package)
         except Exception:
-            log.exception("cache write failed for %s; removing the stored file", filename)
+            log.exception("cache write failed for %s; removing the stored file", package.filename)
             self.storage.delete(package)
             raise
-        log.info("uploaded %s by %s", filename, uploader or "anonymous")
-        return UploadResult(package, created=True)
 
-    def delete(self, package: Package) -> None:
+    def check_delete(self, principals: frozenset[str]) -> None:
+        """Raise NotAllowed unless the delete policy lets these principals delete."""
+        if not self.may_delete(principals):
+            raise NotAllowed(
+                "Deleting packages is disabled (pypi.allow_delete, pypi.allow_delete_groups)"
+            )
+
+    def delete(self, package: Package, principals: frozenset[str] = frozenset()) -> None:
+        self.check_delete(principals)
         self.storage.delete(package)
         self.cache.delete(package)
+        log.info("deleted %s", package.filename)
 
     def set_yanked(self, package: Package, yanked: bool, reason: str = "") -> Package:
-        package.data["yanked"] = yanked
-        if yanked and reason:
-            package.data["yanked_reason"] = reason
+        """Yank or unyank one file; the facts travel with it in storage, then the cache."""
+        data = dict(package.data)
+        data.pop("yanked_reason", None)
+        if yanked:
+            data["yanked"] = True
+            if reason:
+                data["yanked_reason"] = reason
         else:
-            package.data.pop("yanked_reason", None)
-        if not yanked:
-            package.data.pop("yanked", None)
-        self.storage.update_metadata(package)
-        self.cache.save(package)
-        return package
+            data.pop("yanked", None)
+        changed = dataclasses.replace(package, data=data)
+        self.storage.update_metadata(changed)
+        self.cache.save(changed)
+        return changed
+
+    def set_release_yanked(
+        self, files: Iterable[Package], yanked: bool, reason: str = ""
+    ) -> list[Package]:
+        """Yank or unyank every file of a release, as PyPI yanks releases."""
+        return [self.set_yanked(p, yanked, reason) for p in files]
 
     def reload_from_storage(self) -> int:
         known = {p.filename: p for p in self.cache.all_packages()}
         count = self.cache.reload_from_storage(self.storage.list(known))
         log.info("rebuilt the package database from storage: %d files", count)
         return count
+
+    # -- operations --------------------------------------------------------------------
+
+    def health(self) -> dict[str, tuple[bool, str]]:
+        return {"storage": self.storage.check_health(), "cache": self.cache.check_health()}
 
 
 class _seekable:
@@ -255,63 +302,3 @@ def _is_seekable(stream: BinaryIO) -> bool:
         return bool(stream.seekable())
     except (AttributeError, OSError):
         return False
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, bytes) or not hasattr(value, "strip"):
-        return None
-    return value.strip() or None
-
-
-def _check_form_identity(form: Mapping[str, Any]) -> tuple[str, str]:
-    name = _text(form.get("name"))
-    version = _text(form.get("version"))
-    if not name:
-        raise UploadRefused("Invalid value for name: this field is required")
-    if not is_valid_project_name(name):
-        raise UploadRefused(
-            f"Invalid value for name: {name!r} is not a valid project name (PEP 508)"
-        )
-    if not version:
-        raise UploadRefused("Invalid value for version: this field is required")
-    try:
-        Version(version)
-    except InvalidVersion:
-        raise UploadRefused(
-            f"Invalid value for version: {version!r} is not a valid PEP 440 version"
-        ) from None
-    return name, version
-
-
-def _check_filename(filename: str, name: str, version: str, filetype: Any) -> Any:
-    try:
-        dist = parse_filename(filename)
-    except InvalidDistribution as exc:
-        raise UploadRefused(f"Invalid distribution filename: {exc}") from None
-    if dist.name != canonicalize_name(name):
-        raise UploadRefused(
-            f"Start filename for {name!r} with {canonicalize_name(name).replace('-', '_')!r}"
-            f" (the filename {filename!r} names another project)"
-        )
-    if not versions_equal(dist.version, version):
-        raise UploadRefused(
-            f"Version in filename {filename!r} does not match the version field {version!r}"
-        )
-    filetype = _text(filetype)
-    if filetype and filetype != dist.kind:
-        raise UploadRefused(f"Invalid value for filetype: {filename} is not a {filetype}")
-    return dist
-
-
-def _check_digests(form: Mapping[str, Any], spool: HashingSpool) -> None:
-    for field, digest in (
-        ("sha256_digest", spool.sha256),
-        ("md5_digest", spool.md5),
-        ("blake2_256_digest", spool.blake2),
-    ):
-        sent = _text(form.get(field))
-        if sent and sent.lower() != digest.hexdigest():
-            raise UploadRefused(
-                f"The digest supplied does not match a digest calculated from the uploaded "
-                f"file ({field})"
-            )

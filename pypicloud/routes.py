@@ -26,6 +26,11 @@ def includeme(config: Configurator) -> None:
     # pypicloud's REST API; files are downloaded from their stable URL here.
     config.add_route("api_packages", "/api/package/")
     config.add_route("api_project", "/api/package/{name}/")
+    config.add_route("api_release", "/api/package/{name}/{version}/")
     config.add_route("api_file", "/api/package/{name}/{filename}")
 
     config.add_route("admin_rebuild", "/admin/rebuild")
+
+    # Session sign-in (the original pypicloud's URLs).
+    config.add_route("login", "/acct/login")
+    config.add_route("logout", "/acct/logout")

@@ -1,61 +1,124 @@
-"""Who is asking: HTTP Basic auth, verified once and remembered briefly.
+"""Who is asking, and what they may do: the one Pyramid security policy.
 
-pip sends credentials with every request. A password hash costs milliseconds to seconds by
-design, so a success is remembered for ``auth.cache_seconds`` under an HMAC of
+An identity comes from HTTP Basic auth (``__token__`` as the user name means an API token),
+or from a signed session cookie (the web UI). It is computed once per request. Views declare
+``permission=`` and the policy answers through Access; the forbidden view (views/errors.py)
+turns a refusal into 401 (anonymous, with a challenge), 404 (signed in, may not read: the
+project's existence is not revealed) or 403 (signed in, may read but not this).
+
+pip sends credentials with every request and a password hash costs milliseconds to seconds
+by design, so a success is remembered for ``auth.cache_seconds`` under an HMAC of
 ``user:password`` keyed with a per-process secret (never the password itself). Failures are
-never remembered.
+never remembered. What is remembered is dropped when the access backend's ``version()``
+moves (a password changed, a token was revoked), which every process notices within
+``auth.recheck_seconds``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import hashlib
 import hmac
 import secrets
 import threading
 import time
+from collections.abc import Hashable
+from typing import Generic, Literal, TypeVar
 
+from pyramid.httpexceptions import HTTPForbidden
+from pyramid.interfaces import ISecurityPolicy
 from pyramid.request import Request
+from pyramid.security import Allowed, Denied
+from zope.interface import implementer
 
-from pypicloud.access.base import Access
+from pypicloud.access import Access
+from pypicloud.access.base import ADMIN
+from pypicloud.access.evaluator import VersionWatch
+from pypicloud.tokens import TOKEN_USERNAME, ApiToken, TokenStore
+
+V = TypeVar("V")
+Method = Literal["basic", "token", "session"]
+SESSION_USER = "userid"
+
+# Permissions views declare.
+READ = "read"  # read the context's project
+WRITE = "write"  # upload to, yank or delete in the context's project
+ADMINISTER = "admin"
+AUTHENTICATED = "authenticated"  # any signed-in identity
+LIST = "list"  # see listings (filtered per project): anonymous only on a public index
 
 
-class CredentialCache:
-    """Recently verified (user, password) pairs, as keyed digests with an expiry."""
+@dataclasses.dataclass(frozen=True)
+class Identity:
+    """A signed-in user, how they signed in, and (for a token) what the token allows."""
+
+    username: str
+    method: Method
+    principals: frozenset[str]
+    token: ApiToken | None = None
+
+    @property
+    def csrf_required(self) -> bool:
+        """Only a cookie is sent by a browser on its own; Basic and token requests are
+        made deliberately by clients (twine, uv, scripts), which cannot be forged."""
+        return self.method == "session"
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.principals and (self.token is None or self.token.unrestricted)
+
+
+class CredentialCache(Generic[V]):
+    """Recently verified secrets, as keyed digests with an expiry and what they proved.
+
+    Entries belong to one access ``version``; a lookup at another version forgets all.
+    """
 
     def __init__(self, ttl: float = 60.0, max_entries: int = 10_000) -> None:
         self.ttl = ttl
         self.max_entries = max_entries
         self._key = secrets.token_bytes(32)
-        self._expiry: dict[bytes, float] = {}
+        self._entries: dict[bytes, tuple[float, V]] = {}
+        self._version: Hashable = None
         self._lock = threading.Lock()
 
-    def _digest(self, username: str, password: str) -> bytes:
-        message = username.encode() + b"\0" + password.encode()
+    def _digest(self, username: str, secret: str) -> bytes:
+        message = username.encode() + b"\0" + secret.encode()
         return hmac.new(self._key, message, hashlib.sha256).digest()
 
-    def contains(self, username: str, password: str) -> bool:
+    def get(self, username: str, secret: str, version: Hashable = 0) -> V | None:
         if self.ttl <= 0:
-            return False
-        expiry = self._expiry.get(self._digest(username, password))
-        return expiry is not None and expiry > time.monotonic()
+            return None
+        if version != self._version:
+            with self._lock:
+                self._entries.clear()
+                self._version = version
+            return None
+        entry = self._entries.get(self._digest(username, secret))
+        if entry is None or entry[0] <= time.monotonic():
+            return None
+        return entry[1]
 
-    def remember(self, username: str, password: str) -> None:
+    def put(self, username: str, secret: str, value: V, version: Hashable = 0) -> None:
         if self.ttl <= 0:
             return
         now = time.monotonic()
         with self._lock:
-            if len(self._expiry) >= self.max_entries:
-                self._expiry = {k: v for k, v in self._expiry.items() if v > now}
-                if len(self._expiry) >= self.max_entries:
-                    self._expiry.clear()
-            self._expiry[self._digest(username, password)] = now + self.ttl
+            if version != self._version:
+                self._entries.clear()
+                self._version = version
+            if len(self._entries) >= self.max_entries:
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= self.max_entries:
+                    self._entries.clear()
+            self._entries[self._digest(username, secret)] = (now + self.ttl, value)
 
     def clear(self) -> None:
-        """Forget everything (a password changed or a token was revoked)."""
+        """Forget everything (this process changed a password or revoked a token)."""
         with self._lock:
-            self._expiry.clear()
+            self._entries.clear()
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -74,20 +137,170 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
 
 
 class Authenticator:
-    """Turns a request's credentials into a user name, using the access backend."""
+    """Turns credentials into an Identity, verifying each secret at most once a while."""
 
-    def __init__(self, access: Access, cache: CredentialCache) -> None:
+    def __init__(
+        self, access: Access, tokens: TokenStore, cache: CredentialCache[str] | None = None
+    ) -> None:
         self.access = access
-        self.cache = cache
+        self.tokens = tokens
+        self.token_version = VersionWatch(tokens.version, access.defaults.recheck_seconds)
+        self.cache: CredentialCache[str] = cache if cache is not None else CredentialCache()
+        self.token_cache: CredentialCache[ApiToken] = CredentialCache(self.cache.ttl)
 
-    def userid(self, request: Request) -> str | None:
-        credentials = basic_credentials(request)
-        if credentials is None:
+    def version(self) -> tuple[int, int]:
+        """What remembered secrets depend on: the access and token stores' versions."""
+        return self.access.version(), self.token_version.current()
+
+    def from_basic(self, username: str, password: str) -> Identity | None:
+        if username == TOKEN_USERNAME:
+            return self.from_token(password)
+        version = self.version()
+        if self.cache.get(username, password, version) is None:
+            if not self.access.verify_user(username, password):
+                return None
+            self.cache.put(username, password, username, version)
+        return self._identity(username, "basic")
+
+    def from_token(self, secret: str) -> Identity | None:
+        version = self.version()
+        token = self.token_cache.get(TOKEN_USERNAME, secret, version)
+        if token is None:
+            token = self.tokens.verify_token(secret)
+            if token is None:
+                return None
+            self.token_cache.put(TOKEN_USERNAME, secret, token, version)
+        if token.expired():
             return None
-        username, password = credentials
-        if self.cache.contains(username, password):
-            return username
-        if self.access.verify_user(username, password):
-            self.cache.remember(username, password)
-            return username
+        return self._identity(token.username, "token", token)
+
+    def from_session(self, username: str) -> Identity | None:
+        return self._identity(username, "session")
+
+    def _identity(
+        self, username: str, method: Method, token: ApiToken | None = None
+    ) -> Identity | None:
+        if not self.access.knows(username):  # deleted (or not yet approved) since
+            return None
+        return Identity(username, method, self.access.principals(username), token)
+
+    def forget_all(self) -> None:
+        self.cache.clear()
+        self.token_cache.clear()
+
+
+class ProjectContext:
+    """The resource a request is about: one project (normalized), or none."""
+
+    def __init__(self, request: Request) -> None:
+        from packaging.utils import canonicalize_name
+
+        name = (request.matchdict or {}).get("name")
+        self.project: str | None = canonicalize_name(name) if name else None
+
+
+class PermissionDenied(Denied):
+    """A refusal that remembers which permission was missing, for the forbidden view."""
+
+    def __new__(
+        cls, permission: str, identity: Identity | None, project: str | None = None
+    ) -> PermissionDenied:
+        inst = super().__new__(cls, "%s denied", permission)
+        inst.permission = permission
+        inst.identity = identity
+        inst.project = project
+        return inst
+
+    permission: str
+    identity: Identity | None
+    project: str | None
+
+
+@implementer(ISecurityPolicy)
+class SecurityPolicy:
+    """Pyramid's security policy over an Authenticator and Access."""
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.authenticator = authenticator
+        self.access = authenticator.access
+
+    def identity(self, request: Request) -> Identity | None:
+        cache = request.__dict__
+        if "_ppc_identity" not in cache:
+            cache["_ppc_identity"] = self._identify(request)
+        return cache["_ppc_identity"]
+
+    def _identify(self, request: Request) -> Identity | None:
+        credentials = basic_credentials(request)
+        if credentials is not None:
+            return self.authenticator.from_basic(*credentials)
+        if request.cookies:  # a session only exists where a cookie came with the request
+            username = request.session.get(SESSION_USER)
+            if isinstance(username, str):
+                return self.authenticator.from_session(username)
         return None
+
+    def authenticated_userid(self, request: Request) -> str | None:
+        identity = self.identity(request)
+        return identity.username if identity else None
+
+    def permits(self, request: Request, context: object, permission: str) -> Allowed | Denied:
+        identity = self.identity(request)
+        project = getattr(context, "project", None)
+        if self.allows(identity, permission, project):
+            return Allowed("%s allowed", permission)
+        return PermissionDenied(permission, identity, project)
+
+    def require(self, request: Request, permission: str, project: str | None) -> None:
+        """For a view whose project is known only from the body (the legacy upload)."""
+        identity = self.identity(request)
+        if not self.allows(identity, permission, project):
+            raise HTTPForbidden(result=PermissionDenied(permission, identity, project))
+
+    def allows(self, identity: Identity | None, permission: str, project: str | None) -> bool:
+        principals = identity.principals if identity else self.access.principals(None)
+        token = identity.token if identity else None
+        if permission == AUTHENTICATED:
+            return identity is not None
+        if permission == LIST:
+            return identity is not None or self.access.anonymous_may_read_by_default()
+        if permission == ADMINISTER:
+            return identity is not None and identity.is_admin
+        if project is None:
+            return False
+        if token is not None and not token.covers(project):
+            return False
+        if permission == READ:
+            return self.access.can_read(principals, project)
+        if permission == WRITE:
+            if token is not None and not token.upload:
+                return False
+            return self.access.can_write(principals, project)
+        return False
+
+    def readable(self, request: Request, names: frozenset[str] | list[str]) -> set[str]:
+        """The projects of ``names`` this request may read: one batched check."""
+        identity = self.identity(request)
+        principals = identity.principals if identity else self.access.principals(None)
+        visible = self.access.readable(principals, names)
+        if identity is not None and identity.token is not None:
+            visible = {name for name in visible if identity.token.covers(name)}
+        return visible
+
+    def remember(self, request: Request, userid: str, **kw: object) -> list[tuple[str, str]]:
+        """Sign a user in with the session cookie (a new session: no fixation)."""
+        request.session.invalidate()
+        request.session[SESSION_USER] = userid
+        request.__dict__.pop("_ppc_identity", None)
+        return []
+
+    def forget(self, request: Request, **kw: object) -> list[tuple[str, str]]:
+        request.session.invalidate()
+        request.__dict__["_ppc_identity"] = None
+        return []
+
+
+def csrf_applies(request: Request) -> bool:
+    """CSRF is checked for cookie-authenticated requests only (Pyramid's callback)."""
+    identity = request.identity
+    return identity is not None and identity.csrf_required

@@ -28,8 +28,6 @@ TOLERATED_KEYS = frozenset(
         "pypi.package_max_age",
         "pypi.use_json_scraper",
         "pypi.download_url",
-        "pypi.allow_overwrite_groups",
-        "pypi.allow_delete_groups",
         "db.graceful_reload",
         "auth.scheme",
         "auth.rounds",

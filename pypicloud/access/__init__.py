@@ -1,8 +1,9 @@
-"""Access backends, chosen by ``pypi.auth``."""
+"""Access backends, chosen by ``pypi.auth``, and the one evaluator over them."""
 
 from __future__ import annotations
 
-from pypicloud.access.base import Access
+from pypicloud.access.base import AccessBackend, MutableAccess, UserFacts
+from pypicloud.access.evaluator import Access, AccessDefaults
 from pypicloud.backends import load_backend
 from pypicloud.settings import Settings
 
@@ -12,9 +13,21 @@ BACKENDS = {
     "pypicloud.access.config.ConfigAccessBackend": "pypicloud.access.config:ConfigAccess",
 }
 
-__all__ = ["Access", "access_from_settings"]
+__all__ = [
+    "Access",
+    "AccessBackend",
+    "AccessDefaults",
+    "MutableAccess",
+    "UserFacts",
+    "access_from_settings",
+    "backend_from_settings",
+]
+
+
+def backend_from_settings(settings: Settings) -> AccessBackend:
+    cls = load_backend(settings, "pypi.auth", BACKENDS, "config")
+    return cls.from_settings(settings)
 
 
 def access_from_settings(settings: Settings) -> Access:
-    cls = load_backend(settings, "pypi.auth", BACKENDS, "config")
-    return cls.from_settings(settings)
+    return Access.from_settings(settings)

@@ -1,97 +1,131 @@
-"""The Access interface: who a user is, what groups they are in, what they may do.
+"""What access backends supply: facts about users, groups and grants, never decisions.
 
-Permissions follow the original pypicloud: explicit per-package user and group grants, else
-``pypi.default_read`` / ``pypi.default_write`` for packages with no grant at all; admins may
-do everything. The special groups ``everyone`` and ``authenticated`` work in any grant.
+Every backend (config, sql, ldap, ...) answers the same few questions; one evaluator
+(``pypicloud.access.evaluator.Access``) turns the answers into read/write/admin decisions,
+so every backend has the same semantics. Writable backends also implement
+``MutableAccess``, which the admin API, the web UI and ``ppc-import`` call.
+
+Grants map a normalized project name to ``{principal: "r" | "rw"}``; principals are
+``user:<name>``, ``group:<name>``, ``everyone`` and ``authenticated``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 from pypicloud.settings import Settings
 
 EVERYONE = "everyone"
 AUTHENTICATED = "authenticated"
 ADMIN = "admin"  # the principal every admin holds
+RESERVED_GROUPS = frozenset({EVERYONE, AUTHENTICATED})
+
+Mode = Literal["r", "rw"]
+Grants = Mapping[str, Mapping[str, Mode]]
 
 
 def group_principal(group: str) -> str:
-    return group if group in (EVERYONE, AUTHENTICATED) else f"group:{group}"
+    return group if group in RESERVED_GROUPS else f"group:{group}"
 
 
 def user_principal(username: str) -> str:
     return f"user:{username}"
 
 
+@dataclasses.dataclass(frozen=True)
+class UserFacts:
+    """What a backend knows of one user: their groups and whether it made them admin."""
+
+    username: str
+    groups: frozenset[str] = frozenset()
+    admin: bool = False
+
+
 @runtime_checkable
-class Access(Protocol):
+class AccessBackend(Protocol):
+    """The data every access backend supplies. Implementations must be thread-safe."""
+
     @classmethod
-    def from_settings(cls, settings: Settings) -> Access: ...
+    def from_settings(cls, settings: Settings) -> AccessBackend: ...
 
     def verify_user(self, username: str, password: str) -> bool:
-        """Check a password (slow by design; the security policy caches successes)."""
+        """Check a password (slow by design: the security policy remembers successes).
+
+        An unknown user must cost as much as a wrong password, so timing reveals nothing.
+        """
         ...
 
-    def principals(self, username: str | None) -> frozenset[str]:
-        """Every principal of a user (or of an anonymous request for None)."""
+    def user(self, username: str) -> UserFacts | None:
+        """The user's groups and admin flag; None for a user the backend does not know."""
         ...
 
-    def can_read(self, principals: frozenset[str], name: str) -> bool: ...
-
-    def can_write(self, principals: frozenset[str], name: str) -> bool: ...
-
-    def readable(self, principals: frozenset[str], names: Iterable[str]) -> set[str]:
-        """The subset of ``names`` readable with ``principals``, in one batched call."""
+    def grants(self) -> Grants:
+        """Every explicit per-project grant, by normalized project name."""
         ...
 
-    def anonymous_may_read_by_default(self) -> bool: ...
+    def version(self) -> int:
+        """A number that changes whenever a user, password, group, grant or token changes.
+
+        It lives where every server process sees it (the backend's shared database), so a
+        change made through one process reaches the others' caches within the security
+        policy's re-check interval. Read-only backends return a constant.
+        """
+        ...
 
     def check_health(self) -> tuple[bool, str]: ...
 
 
-class PermissionTable:
-    """Read/write grants per package and defaults, evaluated with set operations only."""
+@runtime_checkable
+class MutableAccess(AccessBackend, Protocol):
+    """A backend whose users, groups and grants can change while the server runs.
 
-    def __init__(
-        self,
-        grants: Mapping[str, Mapping[str, str]],
-        default_read: Iterable[str],
-        default_write: Iterable[str],
+    Every method bumps ``version()``. Names are checked by the caller; a method given a
+    user or group that does not exist raises ``KeyError``.
+    """
+
+    def create_user(
+        self, username: str, password: str, *, admin: bool = False, pending: bool = False
     ) -> None:
-        # grants: normalized package name -> principal -> "r" or "rw"
-        self.readers: dict[str, frozenset[str]] = {}
-        self.writers: dict[str, frozenset[str]] = {}
-        for name, by_principal in grants.items():
-            self.readers[name] = frozenset(p for p, mode in by_principal.items() if "r" in mode)
-            self.writers[name] = frozenset(p for p, mode in by_principal.items() if "w" in mode)
-        write = frozenset(group_principal(g) for g in default_write)
-        self.default_writers = write
-        self.default_readers = frozenset(group_principal(g) for g in default_read) | write
+        """Add a user (``pending`` until an admin approves them); ValueError if taken."""
+        ...
 
-    def can_read(self, principals: frozenset[str], name: str) -> bool:
-        if ADMIN in principals:
-            return True
-        readers = self.readers.get(name, self.default_readers)
-        return not readers.isdisjoint(principals)
+    def delete_user(self, username: str) -> None: ...
 
-    def can_write(self, principals: frozenset[str], name: str) -> bool:
-        if ADMIN in principals:
-            return True
-        writers = self.writers.get(name, self.default_writers)
-        return not writers.isdisjoint(principals)
+    def set_password(self, username: str, password: str) -> None: ...
 
-    def readable(self, principals: frozenset[str], names: Iterable[str]) -> set[str]:
-        if ADMIN in principals:
-            return set(names)
-        reads_default = not self.default_readers.isdisjoint(principals)
-        result = set()
-        for name in names:
-            readers = self.readers.get(name)
-            if readers is None:
-                if reads_default:
-                    result.add(name)
-            elif not readers.isdisjoint(principals):
-                result.add(name)
-        return result
+    def set_admin(self, username: str, admin: bool) -> None: ...
+
+    def pending_users(self) -> list[str]: ...
+
+    def approve_user(self, username: str) -> None: ...
+
+    def users(self) -> list[UserFacts]:
+        """Every approved user."""
+        ...
+
+    def groups(self) -> dict[str, frozenset[str]]:
+        """Every group and its members."""
+        ...
+
+    def create_group(self, group: str) -> None: ...
+
+    def delete_group(self, group: str) -> None: ...
+
+    def add_member(self, group: str, username: str) -> None: ...
+
+    def remove_member(self, group: str, username: str) -> None: ...
+
+    def set_grant(self, project: str, principal: str, mode: Mode | None) -> None:
+        """Grant ``mode`` on a normalized project to a principal; None revokes it."""
+        ...
+
+    def allow_register(self) -> bool: ...
+
+    def set_allow_register(self, allow: bool) -> None: ...
+
+
+def unknown_users(backend: AccessBackend, names: Iterable[str]) -> list[str]:
+    """The names the backend does not know (for the start-up warning on auth.admins)."""
+    return [name for name in names if backend.user(name) is None]

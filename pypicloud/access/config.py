@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from packaging.utils import canonicalize_name
 
-from pypicloud.access.base import (
-    ADMIN,
-    AUTHENTICATED,
-    EVERYONE,
-    PermissionTable,
-    group_principal,
-    user_principal,
-)
-from pypicloud.access.passwords import dummy_verify, is_known_hash, verify_password
+from pypicloud.access.base import Grants, Mode, UserFacts, group_principal, user_principal
+from pypicloud.access.passwords import HASH_COMMAND, dummy_verify, is_known_hash, verify_password
 from pypicloud.settings import ConfigError, Settings
 
-MODES = {"r": "r", "read": "r", "w": "rw", "rw": "rw", "wr": "rw", "write": "rw"}
+MODES: dict[str, Mode] = {"r": "r", "read": "r", "w": "rw", "rw": "rw", "wr": "rw", "write": "rw"}
 
 
 class ConfigAccess:
@@ -27,74 +18,53 @@ class ConfigAccess:
         self,
         users: dict[str, str],
         groups: dict[str, list[str]],
-        admins: Iterable[str],
-        table: PermissionTable,
+        grants: dict[str, dict[str, Mode]],
     ) -> None:
-        self.users = users
-        self.admins = frozenset(admins)
-        self.user_groups: dict[str, set[str]] = {}
+        self.passwords = users
+        user_groups: dict[str, set[str]] = {}
         for group, members in groups.items():
             for member in members:
-                self.user_groups.setdefault(member, set()).add(group)
-        self.table = table
-        self._anonymous = frozenset({EVERYONE})
+                user_groups.setdefault(member, set()).add(group)
+        self.facts = {name: UserFacts(name, frozenset(user_groups.get(name, ()))) for name in users}
+        self._grants = grants
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConfigAccess:
         users: dict[str, str] = {}
         for key in settings.keys_with_prefix("user."):
-            username = key[len("user.") :]
             hashed = settings.str(key, required=True)
             assert hashed is not None
             if not is_known_hash(hashed):
-                raise ConfigError(key, "is not a password hash (make one with ppc-gen-password)")
-            users[username] = hashed
+                raise ConfigError(key, f"is not a password hash (make one with: {HASH_COMMAND})")
+            users[key[len("user.") :]] = hashed
         groups = {
             key[len("group.") :]: settings.list(key) for key in settings.keys_with_prefix("group.")
         }
-        grants: dict[str, dict[str, str]] = {}
+        grants: dict[str, dict[str, Mode]] = {}
         for key in settings.keys_with_prefix("package."):
-            rest = key[len("package.") :]
-            name, kind, who = _split_grant_key(key, rest)
+            name, kind, who = _split_grant_key(key, key[len("package.") :])
             mode = MODES.get((settings.str(key) or "").lower())
             if mode is None:
                 raise ConfigError(key, "expected r or rw")
             principal = user_principal(who) if kind == "user" else group_principal(who)
             grants.setdefault(canonicalize_name(name), {})[principal] = mode
-        table = PermissionTable(
-            grants,
-            settings.list("pypi.default_read", [AUTHENTICATED]),
-            settings.list("pypi.default_write", []),
-        )
-        return cls(users, groups, settings.list("auth.admins"), table)
+        return cls(users, groups, grants)
 
     def verify_user(self, username: str, password: str) -> bool:
-        hashed = self.users.get(username)
+        hashed = self.passwords.get(username)
         if hashed is None:
             dummy_verify()  # same cost as a real check: timing must not reveal user names
             return False
         return verify_password(password, hashed)
 
-    def principals(self, username: str | None) -> frozenset[str]:
-        if username is None:
-            return self._anonymous
-        found = {EVERYONE, AUTHENTICATED, user_principal(username)}
-        found.update(group_principal(g) for g in self.user_groups.get(username, ()))
-        if username in self.admins:
-            found.add(ADMIN)
-        return frozenset(found)
+    def user(self, username: str) -> UserFacts | None:
+        return self.facts.get(username)
 
-    def can_read(self, principals: frozenset[str], name: str) -> bool:
-        return self.table.can_read(principals, name)
+    def grants(self) -> Grants:
+        return self._grants
 
-    def can_write(self, principals: frozenset[str], name: str) -> bool:
-        return self.table.can_write(principals, name)
-
-    def readable(self, principals: frozenset[str], names: Iterable[str]) -> set[str]:
-        return self.table.readable(principals, names)
-
-    def anonymous_may_read_by_default(self) -> bool:
-        return EVERYONE in self.table.default_readers
+    def version(self) -> int:
+        return 0
 
     def check_health(self) -> tuple[bool, str]:
         return True, ""

@@ -1,12 +1,20 @@
-"""Password hashing with passlib; the schemes the original pypicloud and its users wrote."""
+"""Password hashing with passlib; the schemes the original pypicloud and its users wrote.
+
+``python -m pypicloud.access.passwords`` prints a hash for a password typed twice (or read
+from standard input), until the ``ppc-gen-password`` command exists.
+"""
 
 from __future__ import annotations
+
+import getpass
+import sys
 
 from passlib.context import CryptContext
 from passlib.registry import get_crypt_handler
 
 SCHEMES = ["sha512_crypt", "sha256_crypt", "pbkdf2_sha512", "pbkdf2_sha256", "bcrypt", "argon2"]
 DEFAULT_SCHEME = "sha512_crypt"
+HASH_COMMAND = "python -m pypicloud.access.passwords"
 
 
 def _available(scheme: str) -> bool:
@@ -36,3 +44,23 @@ def is_known_hash(hashed: str) -> bool:
 
 def dummy_verify() -> None:
     context.dummy_verify()
+
+
+def main() -> int:
+    """Read a password without echo (twice) or from a pipe; print its hash."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("The passwords differ.", file=sys.stderr)
+            return 1
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("An empty password is not allowed.", file=sys.stderr)
+        return 1
+    print(hash_password(password))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,17 +1,18 @@
-"""pypicloud's REST API: list, download, upload, delete and yank files."""
+"""pypicloud's REST API: list, download, upload, delete and yank files and releases."""
 
 from __future__ import annotations
 
-from packaging.utils import canonicalize_name
 from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden, HTTPNotFound
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
 from pypicloud.models import Package
-from pypicloud.views.common import require_read, require_write, stable_file_url, upload_time
+from pypicloud.packages import NotAllowed
+from pypicloud.security import LIST, READ, WRITE
+from pypicloud.views.common import principals, readable, stable_file_url, upload_time
 from pypicloud.views.files import METADATA_SUFFIX, download, metadata_response
-from pypicloud.views.upload import refuse, store_upload
+from pypicloud.views.upload import read_form, refuse, store_upload
 
 
 def package_json(request: Request, package: Package) -> dict:
@@ -29,81 +30,68 @@ def package_json(request: Request, package: Package) -> dict:
         "md5": package.md5,
         "size": package.size,
         "uploader": package.data.get("uploader"),
-        "yanked": package.yanked,
+        "yanked": package.yanked is not False,
+        "yanked_reason": package.yanked or None,
     }
 
 
-@view_config(route_name="api_packages", request_method="GET", renderer="json")
+@view_config(route_name="api_packages", request_method="GET", renderer="json", permission=LIST)
 def list_projects(request: Request) -> dict:
-    services = request.services
-    names = services.access.readable(request.principals, services.packages.projects())
-    return {"packages": sorted(names)}
+    return {"packages": sorted(readable(request, request.services.packages.projects()))}
 
 
-@view_config(route_name="api_project", request_method="GET", renderer="json")
+@view_config(route_name="api_project", request_method="GET", renderer="json", permission=READ)
 def list_files(request: Request) -> dict:
-    name = canonicalize_name(request.matchdict["name"])
-    require_read(request, name)
-    files = request.services.packages.files(name)
+    files = request.services.packages.files(request.context.project)
     if not files:
         raise HTTPNotFound()
     return {"packages": [package_json(request, p) for p in files]}
 
 
-def _lookup(request: Request) -> tuple[str, str, Package | None]:
-    name = canonicalize_name(request.matchdict["name"])
-    filename = request.matchdict["filename"]
-    return name, filename, request.services.packages.fetch(name, filename)
+def _lookup(request: Request) -> Package:
+    package = request.services.packages.fetch(
+        request.context.project, request.matchdict["filename"]
+    )
+    if package is None:
+        raise HTTPNotFound()
+    return package
 
 
-@view_config(route_name="api_file", request_method=("GET", "HEAD"))
+@view_config(route_name="api_file", request_method=("GET", "HEAD"), permission=READ)
 def get_file(request: Request) -> Response:
     """A file, or its core metadata at ``<file>.metadata``: one permission check, one lookup."""
-    name = canonicalize_name(request.matchdict["name"])
-    require_read(request, name)
     filename = request.matchdict["filename"]
     wants_metadata = filename.endswith(METADATA_SUFFIX)
     if wants_metadata:
         filename = filename[: -len(METADATA_SUFFIX)]
-    package = request.services.packages.fetch(name, filename)
+    package = request.services.packages.fetch(request.context.project, filename)
     if package is None:
         raise HTTPNotFound()
     return metadata_response(request, package) if wants_metadata else download(request, package)
 
 
-@view_config(route_name="api_file", request_method="POST")
+@view_config(route_name="api_file", request_method="POST", permission=WRITE)
 def upload_file(request: Request) -> Response:
-    name = canonicalize_name(request.matchdict["name"])
-    require_write(request, name)
-    try:
-        form = request.POST
-    except Exception as exc:
-        raise refuse(f"Invalid request: malformed body ({exc})") from None
+    form = read_form(request)
     content = form.get("content")
     if content is not None and getattr(content, "filename", None) != request.matchdict["filename"]:
         raise refuse("The uploaded file's name does not match the URL")
     return store_upload(request, form, name=request.matchdict["name"])
 
 
-@view_config(route_name="api_file", request_method="DELETE")
+@view_config(route_name="api_file", request_method="DELETE", permission=WRITE)
 def delete_file(request: Request) -> Response:
-    name, _, package = _lookup(request)
-    require_write(request, name)
-    if not request.services.packages.options.allow_delete:
-        raise HTTPForbidden("Deleting packages is disabled (pypi.allow_delete)")
-    if package is None:
-        raise HTTPNotFound()
-    request.services.packages.delete(package)
+    packages = request.services.packages
+    try:
+        packages.check_delete(principals(request))
+        packages.delete(_lookup(request), principals(request))
+    except NotAllowed as exc:
+        raise HTTPForbidden(str(exc)) from None
     return Response(status=200, body=b"", content_type="text/plain")
 
 
-@view_config(route_name="api_file", request_method="PATCH", renderer="json")
-def patch_file(request: Request) -> dict:
-    """Yank or unyank: ``{"yanked": true, "reason": "..."}`` or ``{"yanked": false}``."""
-    name, _, package = _lookup(request)
-    require_write(request, name)
-    if package is None:
-        raise HTTPNotFound()
+def _yank_body(request: Request) -> tuple[bool, str]:
+    """``{"yanked": true, "reason": "..."}`` or ``{"yanked": false}``."""
     try:
         body = request.json_body
     except ValueError:
@@ -113,5 +101,39 @@ def patch_file(request: Request) -> dict:
     reason = body.get("reason") or ""
     if not isinstance(reason, str):
         raise HTTPBadRequest("reason must be a string")
-    package = request.services.packages.set_yanked(package, body["yanked"], reason.strip())
-    return package_json(request, package)
+    return body["yanked"], reason.strip()
+
+
+@view_config(route_name="api_file", request_method="PATCH", renderer="json", permission=WRITE)
+def patch_file(request: Request) -> dict:
+    """Yank or unyank one file."""
+    package = _lookup(request)
+    yanked, reason = _yank_body(request)
+    return package_json(request, request.services.packages.set_yanked(package, yanked, reason))
+
+
+@view_config(route_name="api_release", request_method="GET", renderer="json", permission=READ)
+def get_release(request: Request) -> dict:
+    files = request.services.packages.release(request.context.project, _version(request))
+    if not files:
+        raise HTTPNotFound()
+    return {"packages": [package_json(request, p) for p in files]}
+
+
+@view_config(route_name="api_release", request_method="PATCH", renderer="json", permission=WRITE)
+def patch_release(request: Request) -> dict:
+    """Yank or unyank a release (every file of the version, in one request), as PyPI does."""
+    packages = request.services.packages
+    files = packages.release(request.context.project, _version(request))
+    if not files:
+        raise HTTPNotFound()
+    yanked, reason = _yank_body(request)
+    changed = packages.set_release_yanked(files, yanked, reason)
+    return {"packages": [package_json(request, p) for p in changed]}
+
+
+def _version(request: Request) -> str:
+    version = request.matchdict["version"]
+    if not version or len(version) > 100:
+        raise HTTPNotFound()
+    return version

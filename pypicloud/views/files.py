@@ -35,18 +35,17 @@ def content_type_for(filename: str) -> str:
 
 
 def download(request: Request, package: Package) -> Response:
-    services = request.services
-    if services.storage.redirect_urls and not services.options.stream_files:
-        url = services.storage.download_url(package)
-        if url:
-            return HTTPFound(location=url)
+    """The service decides how the bytes travel; this turns its answer into a response."""
+    answer = request.services.packages.download(package)
+    if answer.redirect_url:
+        return HTTPFound(location=answer.redirect_url)
     return stream(request, package)
 
 
 def stream(request: Request, package: Package) -> Response:
     stack = ExitStack()
     try:
-        handle = stack.enter_context(request.services.storage.open(package))
+        handle = stack.enter_context(request.services.packages.open(package))
     except PackageNotStored:
         stack.close()
         raise HTTPNotFound("The file is missing from storage") from None

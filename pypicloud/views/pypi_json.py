@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from pyramid.httpexceptions import HTTPMovedPermanently, HTTPNotFound
 from pyramid.request import Request
@@ -11,8 +10,9 @@ from pyramid.view import view_config
 
 from pypicloud.dists import CoreMetadata, InvalidDistribution, parse_core_metadata
 from pypicloud.models import Package
-from pypicloud.versions import sorted_versions, version_key
-from pypicloud.views.common import require_read, stable_file_url, upload_time
+from pypicloud.security import READ
+from pypicloud.versions import sorted_versions
+from pypicloud.views.common import stable_file_url, upload_time
 
 
 def _latest_version(files: list[Package]) -> str:
@@ -94,16 +94,16 @@ def _info(name: str, version: str, files: list[Package], meta: CoreMetadata | No
 
 
 def _project(request: Request) -> tuple[str, list[Package]]:
-    raw_name = request.matchdict["name"]
-    name = canonicalize_name(raw_name)
-    require_read(request, name)
+    name = request.context.project
     files = request.services.packages.files(name)
     if not files:
         raise HTTPNotFound()
     return name, files
 
 
-@view_config(route_name="pypi_json", request_method=("GET", "HEAD"), renderer="json")
+@view_config(
+    route_name="pypi_json", request_method=("GET", "HEAD"), renderer="json", permission=READ
+)
 def project_json(request: Request) -> dict | Response:
     name, files = _project(request)
     if request.matchdict["name"] != name:
@@ -117,22 +117,24 @@ def project_json(request: Request) -> dict | Response:
         "info": _info(name, latest, latest_files, _metadata_for(request, latest_files)),
         "releases": releases,
         "urls": [_file_json(request, p) for p in latest_files],
-        "last_serial": request.services.cache.serial(),
+        "last_serial": request.services.packages.serial(),
     }
 
 
-@view_config(route_name="pypi_version_json", request_method=("GET", "HEAD"), renderer="json")
+@view_config(
+    route_name="pypi_version_json",
+    request_method=("GET", "HEAD"),
+    renderer="json",
+    permission=READ,
+)
 def version_json(request: Request) -> dict:
-    name, files = _project(request)
-    wanted = request.matchdict["version"]
-    version_files = [
-        p for p in files if p.version == wanted or version_key(p.version) == version_key(wanted)
-    ]
+    name = request.context.project
+    version_files = request.services.packages.release(name, request.matchdict["version"])
     if not version_files:
         raise HTTPNotFound()
     version = version_files[0].version
     return {
         "info": _info(name, version, version_files, _metadata_for(request, version_files)),
         "urls": [_file_json(request, p) for p in version_files],
-        "last_serial": request.services.cache.serial(),
+        "last_serial": request.services.packages.serial(),
     }

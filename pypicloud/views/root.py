@@ -7,6 +7,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from pypicloud.templating import render
+from pypicloud.views.common import username
 
 
 @view_config(route_name="root", request_method=("GET", "HEAD"))
@@ -14,6 +15,6 @@ def landing(request: Request) -> Response:
     body = render(
         "root.html",
         simple_url=request.route_url("simple_index"),
-        userid=request.userid,
+        userid=username(request),
     )
     return Response(body, content_type="text/html", charset="utf-8")

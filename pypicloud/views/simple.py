@@ -19,16 +19,10 @@ from pyramid.view import view_config
 
 from pypicloud.models import Package
 from pypicloud.negotiation import SIMPLE_JSON, choose_content_type
+from pypicloud.security import LIST, READ
 from pypicloud.templating import render
 from pypicloud.versions import sorted_versions
-from pypicloud.views.common import (
-    challenge,
-    file_url,
-    links_expire,
-    require_read,
-    stable_file_url,
-    upload_time,
-)
+from pypicloud.views.common import file_url, readable, stable_file_url, upload_time
 
 API_VERSION = "1.1"
 SIGNED_LINK_WINDOW = 600  # seconds a page with signed URLs may be served from memory
@@ -57,14 +51,14 @@ def project_noslash(request: Request) -> Response:
     )
 
 
-@view_config(route_name="simple_index", request_method=("GET", "HEAD"))
-@view_config(route_name="pypi_index", request_method=("GET", "HEAD"))
+@view_config(route_name="simple_index", request_method=("GET", "HEAD"), permission=LIST)
+@view_config(route_name="pypi_index", request_method=("GET", "HEAD"), permission=LIST)
 def simple_index(request: Request) -> Response:
     content_type = _content_type(request)
     services = request.services
-    serial = services.cache.serial()
+    serial = services.packages.serial()
     names = services.pages.get(serial, "projects", services.packages.project_set)
-    visible = sorted(services.access.readable(request.principals, names))
+    visible = sorted(readable(request, names))
     route = project_route(request)
 
     def render_page() -> bytes:
@@ -83,8 +77,8 @@ def simple_index(request: Request) -> Response:
     return _page_response(request, serial, key, content_type, render_page)
 
 
-@view_config(route_name="simple_project", request_method=("GET", "HEAD"))
-@view_config(route_name="pypi_project", request_method=("GET", "HEAD"))
+@view_config(route_name="simple_project", request_method=("GET", "HEAD"), permission=READ)
+@view_config(route_name="pypi_project", request_method=("GET", "HEAD"), permission=READ)
 def simple_project(request: Request) -> Response:
     raw_name = request.matchdict["name"]
     name = canonicalize_name(raw_name)
@@ -93,11 +87,10 @@ def simple_project(request: Request) -> Response:
             location=request.route_url(project_route(request), name=name, _query=request.GET)
         )
     content_type = _content_type(request)
-    require_read(request, name)
     services = request.services
-    serial = services.cache.serial()
+    serial = services.packages.serial()
     if name not in services.pages.get(serial, "projects", services.packages.project_set):
-        raise _not_found(request)
+        raise HTTPNotFound()
 
     def render_page() -> bytes:
         files = services.packages.files(name)
@@ -109,18 +102,9 @@ def simple_project(request: Request) -> Response:
         ).encode()
 
     key: tuple[Hashable, ...] = ("project", name, content_type, request.application_url)
-    if links_expire(request):
+    if services.packages.links_expire:
         key += (int(time.time() // SIGNED_LINK_WINDOW),)
     return _page_response(request, serial, key, content_type, render_page)
-
-
-def _not_found(request: Request) -> Exception:
-    # On a private index an anonymous client gets the same 401 for a missing project as for
-    # a private one, so the answer reveals nothing; on a public one, a plain 404.
-    anonymous_reads = request.services.access.anonymous_may_read_by_default()
-    if request.userid is None and not anonymous_reads:
-        return challenge(request)
-    return HTTPNotFound()
 
 
 def _content_type(request: Request) -> str:

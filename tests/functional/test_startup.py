@@ -40,6 +40,15 @@ def test_bad_setting_names_the_key(tmp_path, key, value):
     assert key in str(error.value)
 
 
+def test_an_admin_no_backend_knows_is_warned_about(tmp_path, caplog):
+    settings = base_settings(tmp_path)
+    settings["auth.admins"] = "alice ghost"
+    make_config(settings, here=str(tmp_path), environ={})
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("'ghost'" in w and "auth.admins" in w for w in warnings)
+    assert not any("'alice'" in w for w in warnings)
+
+
 def test_missing_storage_dir_is_named(tmp_path):
     settings = base_settings(tmp_path)
     del settings["storage.dir"]

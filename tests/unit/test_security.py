@@ -1,59 +1,244 @@
+"""The security policy: identities from Basic auth, tokens and sessions; one permission rule."""
+
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import time
+from types import SimpleNamespace
 
+import pytest
 from pyramid.testing import DummyRequest
 
-from pypicloud.security import Authenticator, CredentialCache, basic_credentials
-
-
-class CountingAccess:
-    def __init__(self) -> None:
-        self.checks = 0
-
-    def verify_user(self, username: str, password: str) -> bool:
-        self.checks += 1
-        return password == "right"
+from pypicloud.access.evaluator import Access, AccessDefaults
+from pypicloud.security import (
+    ADMINISTER,
+    AUTHENTICATED,
+    LIST,
+    READ,
+    WRITE,
+    Authenticator,
+    CredentialCache,
+    Identity,
+    SecurityPolicy,
+    basic_credentials,
+    csrf_applies,
+)
+from pypicloud.tokens import ApiToken, NoTokens
+from tests.fakes import MemoryAccess, MemoryTokens
 
 
 def request_with(user: str, password: str) -> DummyRequest:
-    token = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return DummyRequest(headers={"Authorization": f"Basic {token}"})
+    encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return DummyRequest(headers={"Authorization": f"Basic {encoded}"})
 
 
-def test_success_is_verified_once_then_remembered():
-    access = CountingAccess()
-    authenticator = Authenticator(access, CredentialCache(ttl=60))
-    for _ in range(5):
-        assert authenticator.userid(request_with("u", "right")) == "u"
-    assert access.checks == 1
+def world(recheck: float = 0.0, ttl: float = 60.0, default_read=("authenticated",)):
+    backend = MemoryAccess()
+    backend.create_user("ann", "right", admin=True)
+    backend.create_user("ben", "right")
+    backend.set_grant("private", "user:ann", "rw")
+    backend.set_grant("bens", "user:ben", "rw")
+    access = Access(backend, AccessDefaults(tuple(default_read), (), frozenset(), recheck))
+    tokens = MemoryTokens()
+    authenticator = Authenticator(access, tokens, CredentialCache(ttl=ttl))
+    return backend, tokens, authenticator, SecurityPolicy(authenticator)
 
 
-def test_failures_are_never_remembered():
-    access = CountingAccess()
-    authenticator = Authenticator(access, CredentialCache(ttl=60))
-    for _ in range(3):
-        assert authenticator.userid(request_with("u", "wrong")) is None
-    assert access.checks == 3
+class TestCredentialCache:
+    def test_entries_expire_and_clear(self):
+        cache: CredentialCache[str] = CredentialCache(ttl=0.05)
+        cache.put("u", "p", "u")
+        assert cache.get("u", "p") == "u"
+        assert cache.get("u", "other") is None
+        time.sleep(0.06)
+        assert cache.get("u", "p") is None
+        cache.put("u", "p", "u")
+        cache.clear()
+        assert cache.get("u", "p") is None
+
+    def test_a_new_version_forgets_everything(self):
+        cache: CredentialCache[str] = CredentialCache()
+        cache.put("u", "p", "u", version=1)
+        assert cache.get("u", "p", version=1) == "u"
+        assert cache.get("u", "p", version=2) is None
+        assert cache.get("u", "p", version=1) is None  # gone, not kept for the old version
+
+    def test_the_password_is_not_kept(self):
+        cache: CredentialCache[str] = CredentialCache()
+        cache.put("user", "hunter2-password", "user")
+        assert b"hunter2" not in repr(cache.__dict__).encode()
+
+    def test_ttl_zero_remembers_nothing(self):
+        cache: CredentialCache[str] = CredentialCache(ttl=0)
+        cache.put("u", "p", "u")
+        assert cache.get("u", "p") is None
 
 
-def test_entries_expire_and_clear():
-    cache = CredentialCache(ttl=0.05)
-    cache.remember("u", "p")
-    assert cache.contains("u", "p")
-    assert not cache.contains("u", "other")
-    time.sleep(0.06)
-    assert not cache.contains("u", "p")
-    cache.remember("u", "p")
-    cache.clear()
-    assert not cache.contains("u", "p")
+class TestAuthenticator:
+    def test_success_is_verified_once_then_remembered(self):
+        backend, _, authenticator, _ = world()
+        for _ in range(5):
+            identity = authenticator.from_basic("ben", "right")
+            assert identity is not None and identity.method == "basic"
+        assert backend.verifications == 1
+
+    def test_failures_are_never_remembered(self):
+        backend, _, authenticator, _ = world()
+        for _ in range(3):
+            assert authenticator.from_basic("ben", "wrong") is None
+        assert backend.verifications == 3
+
+    def test_a_password_change_reaches_every_process(self):
+        # Two server processes share one backend (its database); each remembers the
+        # password it verified. A change through either invalidates both.
+        backend, tokens, first, _ = world()
+        second = Authenticator(first.access, tokens, CredentialCache(ttl=60))
+        other_access = Access(backend, first.access.defaults)
+        third = Authenticator(other_access, tokens, CredentialCache(ttl=60))
+        for authenticator in (first, second, third):
+            assert authenticator.from_basic("ben", "right") is not None
+        backend.set_password("ben", "new")
+        for authenticator in (first, second, third):
+            assert authenticator.from_basic("ben", "right") is None
+            assert authenticator.from_basic("ben", "new") is not None
+
+    def test_invalidation_waits_at_most_the_recheck_interval(self):
+        backend, _, authenticator, _ = world(recheck=0.2)
+        assert authenticator.from_basic("ben", "right") is not None
+        backend.set_password("ben", "new")
+        assert authenticator.from_basic("ben", "right") is not None  # within the bound
+        time.sleep(0.25)
+        assert authenticator.from_basic("ben", "right") is None
+
+    def test_a_deleted_user_loses_a_remembered_login_and_a_session(self):
+        backend, _, authenticator, _ = world()
+        assert authenticator.from_basic("ben", "right") is not None
+        backend.delete_user("ben")
+        assert authenticator.from_basic("ben", "right") is None
+        assert authenticator.from_session("ben") is None
+
+    def test_tokens(self):
+        _, tokens, authenticator, _ = world()
+        tokens.add("secret-1", ApiToken("t1", "ben", upload=True))
+        identity = authenticator.from_basic("__token__", "secret-1")
+        assert identity is not None and identity.method == "token"
+        assert identity.username == "ben" and identity.token is not None
+        assert authenticator.from_basic("__token__", "wrong") is None
+        assert authenticator.from_basic("ben", "secret-1") is None  # not a password
+
+    def test_a_token_is_looked_up_once_then_remembered(self):
+        _, tokens, authenticator, _ = world()
+        tokens.add("secret-1", ApiToken("t1", "ben"))
+        for _ in range(5):
+            assert authenticator.from_token("secret-1") is not None
+        assert tokens.lookups == 1
+
+    def test_revoked_and_expired_tokens_are_refused(self):
+        _, tokens, authenticator, _ = world()
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.2)
+        tokens.add("secret-1", ApiToken("t1", "ben"))
+        tokens.add("secret-2", ApiToken("t2", "ben", expires=soon))
+        assert authenticator.from_token("secret-1") and authenticator.from_token("secret-2")
+        tokens.revoke("secret-1")
+        assert authenticator.from_token("secret-1") is None
+        time.sleep(0.25)
+        assert authenticator.from_token("secret-2") is None  # remembered, yet expired
+
+    def test_no_token_store_refuses_every_token(self):
+        backend, _, authenticator, _ = world()
+        plain = Authenticator(authenticator.access, NoTokens())
+        assert plain.from_token("anything") is None
 
 
-def test_the_password_is_not_kept():
-    cache = CredentialCache()
-    cache.remember("user", "hunter2-password")
-    assert b"hunter2" not in repr(cache.__dict__).encode()
+class Context:
+    def __init__(self, project: str | None) -> None:
+        self.project = project
+
+
+def allowed(policy: SecurityPolicy, identity: Identity | None, permission: str, project=None):
+    return policy.allows(identity, permission, project)
+
+
+class TestPermits:
+    def test_the_matrix(self):
+        _, tokens, authenticator, policy = world()
+        ann = authenticator.from_basic("ann", "right")
+        ben = authenticator.from_basic("ben", "right")
+        tokens.add("read-any", ApiToken("t1", "ben"))
+        tokens.add("up-bens", ApiToken("t2", "ben", projects=frozenset({"bens"}), upload=True))
+        read_token = authenticator.from_token("read-any")
+        scoped = authenticator.from_token("up-bens")
+        cases = {
+            # identity: (read open, read private, write bens, read bens, list, admin, signed in)
+            None: (False, False, False, False, False, False, False),
+            "ann": (True, True, True, True, True, True, True),
+            "ben": (True, False, True, True, True, False, True),
+            "read-token": (True, False, False, True, True, False, True),
+            "scoped-token": (False, False, True, True, True, False, True),
+        }
+        identities = {
+            None: None,
+            "ann": ann,
+            "ben": ben,
+            "read-token": read_token,
+            "scoped-token": scoped,
+        }
+        for who, expected in cases.items():
+            identity = identities[who]
+            got = (
+                allowed(policy, identity, READ, "open"),
+                allowed(policy, identity, READ, "private"),
+                allowed(policy, identity, WRITE, "bens"),
+                allowed(policy, identity, READ, "bens"),
+                allowed(policy, identity, LIST),
+                allowed(policy, identity, ADMINISTER),
+                allowed(policy, identity, AUTHENTICATED),
+            )
+            assert got == expected, who
+
+    def test_public_index_lists_and_reads_for_anonymous(self):
+        _, _, _, policy = world(default_read=("everyone",))
+        assert allowed(policy, None, LIST)
+        assert allowed(policy, None, READ, "open")
+        assert not allowed(policy, None, READ, "private")
+        assert not allowed(policy, None, WRITE, "open")
+
+    def test_a_project_permission_without_a_project_is_refused(self):
+        _, _, authenticator, policy = world()
+        assert not allowed(policy, authenticator.from_basic("ann", "right"), READ, None)
+
+    def test_permits_answers_with_the_missing_permission(self):
+        _, _, _, policy = world()
+        result = policy.permits(request_with("ben", "right"), Context("private"), READ)
+        assert not result and result.permission == READ and result.identity.username == "ben"
+        assert policy.permits(request_with("ben", "right"), Context("bens"), WRITE)
+
+    def test_identity_is_computed_once_per_request(self):
+        backend, _, authenticator, policy = world(ttl=0)
+        request = request_with("ben", "right")
+        for _ in range(5):
+            assert policy.identity(request).username == "ben"
+        assert backend.verifications == 1
+
+    def test_readable_applies_a_token_scope(self):
+        _, tokens, _, policy = world()
+        tokens.add("up-bens", ApiToken("t2", "ben", projects=frozenset({"bens"}), upload=True))
+        names = ["open", "private", "bens"]
+        assert policy.readable(request_with("ben", "right"), names) == {"open", "bens"}
+        assert policy.readable(request_with("__token__", "up-bens"), names) == {"bens"}
+
+
+class TestCsrf:
+    @pytest.mark.parametrize(
+        "method, expected", [("session", True), ("basic", False), ("token", False)]
+    )
+    def test_only_cookie_identities_need_a_csrf_token(self, method, expected):
+        request = SimpleNamespace(identity=Identity("ben", method, frozenset()))
+        assert csrf_applies(request) is expected
+
+    def test_anonymous_requests_need_none(self):
+        assert csrf_applies(SimpleNamespace(identity=None)) is False
 
 
 def test_basic_parsing():

@@ -133,6 +133,52 @@ class TestRestApi:
         upload(app, "alpha", "1.0")
         app.delete(URL, headers=auth("alice"), status=403)
 
+    def test_delete_groups_decide_who_may_delete(self, make_app):
+        app = make_app(
+            **{"pypi.allow_delete_groups": "devs", "package.carols-pkg.user.bob": "rw"}
+        )
+        upload(app, "carols-pkg", "1.0")  # carol may write carols-pkg, but is not in devs
+        url = f"/api/package/carols-pkg/{wheel_name('carols-pkg', '1.0')}"
+        response = app.delete(url, headers=auth("carol"), status=403)
+        assert "pypi.allow_delete" in response.json["error"]
+        app.delete(url, headers=auth("bob"))
+
+    def test_overwrite_groups_decide_who_may_overwrite(self, make_app):
+        app = make_app(
+            **{"pypi.allow_overwrite_groups": "devs", "package.carols-pkg.user.bob": "rw"}
+        )
+        upload(app, "carols-pkg", "1.0", user="carol")
+        changed = wheel_bytes("carols-pkg", "1.0", summary="changed")
+        upload(app, "carols-pkg", "1.0", user="carol", content=changed, status=409)
+        upload(app, "carols-pkg", "1.0", user="bob", content=changed)
+        files = app.get("/api/package/carols-pkg/", headers=auth("bob")).json["packages"]
+        assert files[0]["summary"] == "changed"
+
+    def test_release_yank_and_unyank(self, filled):
+        """PyPI yanks releases: every file of the version, in one request."""
+        url = "/api/package/alpha/1.0/"
+        filled.patch_json(url, {"yanked": True}, headers=auth("carol"), status=403)
+        filled.patch_json(
+            "/api/package/alpha/9.9/", {"yanked": True}, headers=auth("bob"), status=404
+        )
+        data = filled.patch_json(url, {"yanked": True, "reason": "broken"}, headers=auth("bob"))
+        assert sorted(f["filename"] for f in data.json["packages"]) == sorted(
+            [sdist_name("alpha", "1.0"), WHEEL]
+        )
+        files = filled.get("/api/package/alpha/", headers=auth("bob")).json["packages"]
+        state = {f["filename"]: (f["yanked"], f["yanked_reason"]) for f in files}
+        assert state == {
+            WHEEL: (True, "broken"),
+            sdist_name("alpha", "1.0"): (True, "broken"),
+            wheel_name("alpha", "2.0b1"): (False, None),
+        }
+        page = filled.get("/simple/alpha/", headers=auth("bob")).text
+        assert page.count('data-yanked="broken"') == 2
+        assert filled.get(url, headers=auth("carol")).json["packages"][0]["yanked"] is True
+        filled.patch_json(url, {"yanked": False}, headers=auth("bob"))
+        files = filled.get("/api/package/alpha/", headers=auth("bob")).json["packages"]
+        assert all(f["yanked"] is False and f["yanked_reason"] is None for f in files)
+
     def test_upload_through_the_api(self, app):
         content = wheel_bytes("gamma", "1.0")
         app.post(
@@ -147,13 +193,17 @@ class TestRestApi:
         filled.patch_json(URL, {"yanked": True}, headers=auth("carol"), status=403)
         filled.patch_json(URL, {"yanked": "yes"}, headers=auth("bob"), status=400)
         data = filled.patch_json(URL, {"yanked": True, "reason": "bad"}, headers=auth("bob")).json
-        assert data["yanked"] == "bad"
+        assert data["yanked"] is True and data["yanked_reason"] == "bad"
+        data = filled.patch_json(URL, {"yanked": True}, headers=auth("bob")).json
+        assert data["yanked"] is True and data["yanked_reason"] is None
+        data = filled.patch_json(URL, {"yanked": False}, headers=auth("bob")).json
+        assert data["yanked"] is False and data["yanked_reason"] is None
 
     def test_yank_survives_a_rebuild(self, filled):
         filled.patch_json(URL, {"yanked": True, "reason": "bad"}, headers=auth("bob"))
         filled.post("/admin/rebuild", headers=auth("alice"))
         files = filled.get("/api/package/alpha/", headers=auth("bob")).json["packages"]
-        assert next(f for f in files if f["filename"] == WHEEL)["yanked"] == "bad"
+        assert next(f for f in files if f["filename"] == WHEEL)["yanked_reason"] == "bad"
 
 
 class TestAdmin:

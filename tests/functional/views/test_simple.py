@@ -184,8 +184,11 @@ class TestPermissions:
             response = get(filled, url, user=None, status=401)
             assert response.headers["WWW-Authenticate"] == 'Basic realm="pypi"'
 
-    def test_anonymous_index_is_empty_but_allowed(self, filled):
-        assert "alpha" not in get(filled, "/simple/", user=None).text
+    def test_anonymous_index_on_a_private_server_is_a_challenge(self, filled):
+        for url in ("/simple/", "/pypi/", "/api/package/"):
+            response = filled.get(url, status=401)
+            assert response.headers["WWW-Authenticate"] == 'Basic realm="pypi"'
+            assert "alpha" not in response.text
 
     def test_signed_in_without_permission_sees_404_not_403(self, filled):
         get(filled, "/simple/secret/", user="carol", status=404)
@@ -206,4 +209,5 @@ class TestPermissions:
         get(app, "/simple/open/", user=None)
         get(app, "/simple/missing/", user=None, status=404)
         get(app, "/simple/secret/", user=None, status=401)
-        assert "secret" not in get(app, "/simple/", user=None).text
+        index = get(app, "/simple/", user=None).text
+        assert "open" in index and "secret" not in index

@@ -81,6 +81,28 @@ def test_path_tricks_in_the_filename_are_refused(app, tmp_path, filename):
     assert not (tmp_path / "evil-1.0-py3-none-any.whl").exists()
 
 
+@pytest.mark.parametrize(
+    "name, filename",
+    [
+        ("a" * 300, None),
+        ("good", "good-1.0-" + "x" * 1000 + ".whl"),
+        ("good", "good-1.0." + "1" * 300 + "-py3-none-any.whl"),
+    ],
+)
+def test_overlong_names_are_a_400_and_store_nothing(app, tmp_path, name, filename):
+    content = wheel_bytes("good", "1.0")
+    response = app.post(
+        "/simple/",
+        params=[(":action", "file_upload"), ("name", name), ("version", "1.0")],
+        upload_files=[("content", filename or f"{name}-1.0-py3-none-any.whl", content)],
+        headers=auth("bob"),
+        expect_errors=True,
+    )
+    assert response.status_int == 400, response.status
+    assert len(response.status) < 200
+    assert stored_files(tmp_path) == []
+
+
 def test_broken_archive_is_refused(app, tmp_path):
     response = upload(app, "good", "1.0", content=b"this is not a zip file", status=400)
     assert "Invalid distribution file" in response.status

@@ -1,65 +1,65 @@
+"""The config backend supplies facts from the ini file; decisions are the evaluator's."""
+
 from __future__ import annotations
 
+import pytest
 from passlib.hash import sha512_crypt
 
-from pypicloud.access.base import ADMIN, AUTHENTICATED, EVERYONE
+from pypicloud.access.base import UserFacts
 from pypicloud.access.config import ConfigAccess
-from pypicloud.settings import Settings
+from pypicloud.settings import ConfigError, Settings
 
 HASH = sha512_crypt.using(rounds=1000).hash("pw")
 
 
-def access(**extra: str) -> ConfigAccess:
+def backend(**extra: str) -> ConfigAccess:
     raw = {
         "user.ann": HASH,
         "user.ben": HASH,
-        "user.cy": HASH,
         "group.team": "ben",
-        "auth.admins": "ann",
-        "package.Private_Thing.user.cy": "r",
+        "package.Private_Thing.user.ann": "r",
         "package.team-only.group.team": "rw",
+        "package.dotted.name.user.ben": "write",
         **extra,
     }
     return ConfigAccess.from_settings(Settings(raw, environ={}))
 
 
 def test_passwords():
-    backend = access()
-    assert backend.verify_user("ann", "pw")
-    assert not backend.verify_user("ann", "wrong")
-    assert not backend.verify_user("nobody", "pw")
+    access = backend()
+    assert access.verify_user("ann", "pw")
+    assert not access.verify_user("ann", "wrong")
+    assert not access.verify_user("nobody", "pw")
 
 
-def test_principals():
-    backend = access()
-    assert backend.principals(None) == {EVERYONE}
-    assert backend.principals("ben") == {EVERYONE, AUTHENTICATED, "user:ben", "group:team"}
-    assert ADMIN in backend.principals("ann")
+def test_user_facts():
+    access = backend()
+    assert access.user("ben") == UserFacts("ben", frozenset({"team"}))
+    assert access.user("nobody") is None
 
 
-def test_defaults_apply_only_without_grants():
-    backend = access(**{"pypi.default_read": "authenticated", "pypi.default_write": "team"})
-    ben, cy = backend.principals("ben"), backend.principals("cy")
-    assert backend.can_read(cy, "anything") and not backend.can_write(cy, "anything")
-    assert backend.can_write(ben, "anything")
-    assert backend.can_read(cy, "private-thing") and not backend.can_write(cy, "private-thing")
-    assert not backend.can_read(ben, "private-thing")
-    assert backend.can_write(ben, "team-only") and not backend.can_read(cy, "team-only")
-    assert not backend.can_read(backend.principals(None), "anything")
+def test_grants_are_normalized_and_typed():
+    assert backend().grants() == {
+        "private-thing": {"user:ann": "r"},
+        "team-only": {"group:team": "rw"},
+        "dotted-name": {"user:ben": "rw"},
+    }
 
 
-def test_admin_may_do_everything():
-    backend = access()
-    ann = backend.principals("ann")
-    assert backend.can_read(ann, "private-thing") and backend.can_write(ann, "team-only")
+def test_a_read_only_backend_has_a_constant_version():
+    access = backend()
+    assert access.version() == access.version() == 0
 
 
-def test_readable_is_the_batched_can_read():
-    backend = access(**{"pypi.default_read": "everyone"})
-    names = ["anything", "private-thing", "team-only"]
-    for user in (None, "ann", "ben", "cy"):
-        principals = backend.principals(user)
-        assert backend.readable(principals, names) == {
-            n for n in names if backend.can_read(principals, n)
-        }
-    assert backend.anonymous_may_read_by_default()
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("user.eve", "plain-text", "python -m pypicloud.access.passwords"),
+        ("package.x.user.ann", "rwx", "expected r or rw"),
+        ("package.x.nobody", "r", "expected package.<name>.user"),
+    ],
+)
+def test_bad_entries_name_the_key(key, value, message):
+    with pytest.raises(ConfigError) as raised:
+        backend(**{key: value})
+    assert raised.value.key == key and message in str(raised.value)

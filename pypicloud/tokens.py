@@ -1,0 +1,69 @@
+"""API tokens: what a token allows, and the interface of the stores that keep them.
+
+A client sends a token as the password with ``__token__`` as the user name (what twine, uv
+and pip already do for PyPI). Stores keep only a hash of each token: a token is long and
+random, so a fast hash (sha256) is enough, and verifying one costs microseconds. The stores
+themselves (in the package database or the sql access database) come with the
+access-control work; ``NoTokens`` refuses every token until one is configured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from typing import Protocol, runtime_checkable
+
+TOKEN_USERNAME = "__token__"
+
+
+@dataclasses.dataclass(frozen=True)
+class ApiToken:
+    """One token's owner and limits. ``projects`` None means every project the owner has."""
+
+    token_id: str
+    username: str
+    projects: frozenset[str] | None = None  # normalized names
+    upload: bool = False  # read only unless true
+    expires: dt.datetime | None = None
+
+    @property
+    def unrestricted(self) -> bool:
+        """Whether the token may do all its owner may (admin actions included)."""
+        return self.projects is None and self.upload
+
+    def covers(self, project: str) -> bool:
+        return self.projects is None or project in self.projects
+
+    def expired(self, now: dt.datetime | None = None) -> bool:
+        if self.expires is None:
+            return False
+        return (now or dt.datetime.now(dt.UTC)) >= self.expires
+
+
+def token_digest(secret: str) -> str:
+    """What a store keeps of a token (and looks it up by)."""
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    def verify_token(self, secret: str) -> ApiToken | None:
+        """The token with this secret, if it exists and is not revoked (expiry is checked
+        by the caller on every use, so a remembered token still expires on time)."""
+        ...
+
+    def version(self) -> int:
+        """Changes whenever a token is created or revoked (see AccessBackend.version)."""
+        ...
+
+
+class NoTokens:
+    """No token store configured: every token is refused."""
+
+    def verify_token(self, secret: str) -> ApiToken | None:
+        token_digest(secret)  # same cost as a lookup
+        return None
+
+    def version(self) -> int:
+        return 0
