@@ -13,7 +13,7 @@ import enum
 import hashlib
 import tempfile
 from collections.abc import Mapping
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Protocol, cast
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -83,13 +83,19 @@ class ValidatedUpload:
     core_metadata: bytes
 
 
+class _Digest(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
 class HashingSpool:
     """Copies a stream into a temporary file, hashing it and enforcing a size limit."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.file = cast(BinaryIO, tempfile.SpooledTemporaryFile(max_size=SPOOL_LIMIT))  # noqa: SIM115 (closed by close())
-        self.digests = {
+        self.digests: dict[str, _Digest] = {
             "sha256": hashlib.sha256(),
             "md5": hashlib.md5(),
             "blake2_256": hashlib.blake2b(digest_size=32),

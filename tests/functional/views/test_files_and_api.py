@@ -134,9 +134,7 @@ class TestRestApi:
         app.delete(URL, headers=auth("alice"), status=403)
 
     def test_delete_groups_decide_who_may_delete(self, make_app):
-        app = make_app(
-            **{"pypi.allow_delete_groups": "devs", "package.carols-pkg.user.bob": "rw"}
-        )
+        app = make_app(**{"pypi.allow_delete_groups": "devs", "package.carols-pkg.user.bob": "rw"})
         upload(app, "carols-pkg", "1.0")  # carol may write carols-pkg, but is not in devs
         url = f"/api/package/carols-pkg/{wheel_name('carols-pkg', '1.0')}"
         response = app.delete(url, headers=auth("carol"), status=403)
