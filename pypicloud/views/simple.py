@@ -171,7 +171,7 @@ def _page_response(
 ) -> Response:
     services = request.services
     etag = services.pages.etag_for(serial, key)
-    headers = {"Vary": "Accept, Authorization", "ETag": f'"{etag}"'}
+    headers = {"Vary": "Accept, Authorization, Cookie", "ETag": f'"{etag}"'}
     if etag in request.if_none_match:
         return HTTPNotModified(headers=headers)
     body = services.pages.get(serial, key, render_page)
