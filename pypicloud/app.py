@@ -7,6 +7,7 @@ import logging
 
 from pypicloud.access import Access
 from pypicloud.access.base import unknown_users
+from pypicloud.access.passwords import PasswordHasher
 from pypicloud.cache import Cache, cache_from_settings
 from pypicloud.packages import PackageOptions, PackageService
 from pypicloud.pages import PageCache
@@ -42,6 +43,7 @@ class Services:
     packages: PackageService
     authenticator: Authenticator
     security: SecurityPolicy
+    passwords: PasswordHasher
     pages: PageCache
     options: ServerOptions
 
@@ -62,6 +64,7 @@ class Services:
             packages=packages,
             authenticator=authenticator,
             security=SecurityPolicy(authenticator),
+            passwords=PasswordHasher.from_settings(settings),
             pages=PageCache(),
             options=ServerOptions.from_settings(settings),
         )

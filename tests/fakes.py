@@ -22,7 +22,7 @@ from pypicloud.versions import newest_first
 
 
 class MemoryAccess:
-    """A MutableAccess kept in dictionaries; plain-text passwords (tests only)."""
+    """A MutableAccess kept in dictionaries; its "hash" is the password (tests only)."""
 
     def __init__(self) -> None:
         self.passwords: dict[str, str] = {}
@@ -61,8 +61,9 @@ class MemoryAccess:
         return True, ""
 
     def create_user(
-        self, username: str, password: str, *, admin: bool = False, pending: bool = False
+        self, username: str, password_hash: str, *, admin: bool = False, pending: bool = False
     ) -> None:
+        password = password_hash
         if username in self.passwords:
             raise ValueError(username)
         self.passwords[username] = password
@@ -79,10 +80,10 @@ class MemoryAccess:
             members.discard(username)
         self._bump()
 
-    def set_password(self, username: str, password: str) -> None:
+    def set_password(self, username: str, password_hash: str) -> None:
         if username not in self.passwords:
             raise KeyError(username)
-        self.passwords[username] = password
+        self.passwords[username] = password_hash
         self._bump()
 
     def set_admin(self, username: str, admin: bool) -> None:

@@ -81,19 +81,23 @@ class AccessBackend(Protocol):
 class MutableAccess(AccessBackend, Protocol):
     """A backend whose users, groups and grants can change while the server runs.
 
-    Every method bumps ``version()``. Names are checked by the caller; a method given a
-    user or group that does not exist raises ``KeyError``.
+    Passwords arrive hashed (``pypicloud.access.passwords.PasswordHasher``, which honours
+    ``auth.scheme`` / ``auth.rounds``), so no backend handles a plain password it stores.
+    Every change bumps ``version()``. A method given a user or group that does not exist
+    raises ``KeyError``; creating one that exists raises ``ValueError``.
     """
 
     def create_user(
-        self, username: str, password: str, *, admin: bool = False, pending: bool = False
+        self, username: str, password_hash: str, *, admin: bool = False, pending: bool = False
     ) -> None:
-        """Add a user (``pending`` until an admin approves them); ValueError if taken."""
+        """Add a user (``pending`` until an admin approves them)."""
         ...
 
-    def delete_user(self, username: str) -> None: ...
+    def delete_user(self, username: str) -> None:
+        """Remove the user, their memberships and their grants."""
+        ...
 
-    def set_password(self, username: str, password: str) -> None: ...
+    def set_password(self, username: str, password_hash: str) -> None: ...
 
     def set_admin(self, username: str, admin: bool) -> None: ...
 
@@ -111,14 +115,17 @@ class MutableAccess(AccessBackend, Protocol):
 
     def create_group(self, group: str) -> None: ...
 
-    def delete_group(self, group: str) -> None: ...
+    def delete_group(self, group: str) -> None:
+        """Remove the group, its memberships and its grants."""
+        ...
 
     def add_member(self, group: str, username: str) -> None: ...
 
     def remove_member(self, group: str, username: str) -> None: ...
 
     def set_grant(self, project: str, principal: str, mode: Mode | None) -> None:
-        """Grant ``mode`` on a normalized project to a principal; None revokes it."""
+        """Grant ``mode`` on a normalized project to ``user:<u>`` or ``group:<g>`` (or
+        ``everyone`` / ``authenticated``); None revokes it."""
         ...
 
     def allow_register(self) -> bool: ...

@@ -12,6 +12,8 @@ import sys
 from passlib.context import CryptContext
 from passlib.registry import get_crypt_handler
 
+from pypicloud.settings import ConfigError, Settings
+
 SCHEMES = ["sha512_crypt", "sha256_crypt", "pbkdf2_sha512", "pbkdf2_sha256", "bcrypt", "argon2"]
 DEFAULT_SCHEME = "sha512_crypt"
 HASH_COMMAND = "python -m pypicloud.access.passwords"
@@ -28,6 +30,32 @@ context = CryptContext(schemes=[s for s in SCHEMES if _available(s)], default=DE
 
 def hash_password(password: str) -> str:
     return context.hash(password)
+
+
+class PasswordHasher:
+    """Hashes new passwords with ``auth.scheme`` / ``auth.rounds``; checks any known scheme."""
+
+    def __init__(self, scheme: str = DEFAULT_SCHEME, rounds: int | None = None) -> None:
+        options: dict[str, object] = {}
+        if rounds is not None:
+            options[f"{scheme}__rounds"] = rounds
+        self.context = context.copy(default=scheme, **options)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PasswordHasher:
+        available = [s for s in SCHEMES if _available(s)]
+        scheme = settings.choice("auth.scheme", available, DEFAULT_SCHEME)
+        rounds = settings.int("auth.rounds", None, minimum=1)
+        try:
+            return cls(scheme, rounds)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError("auth.rounds", f"not valid for {scheme}: {exc}") from None
+
+    def hash(self, password: str) -> str:
+        return self.context.hash(password)
+
+    def verify(self, password: str, hashed: str) -> bool:
+        return verify_password(password, hashed)
 
 
 def verify_password(password: str, hashed: str) -> bool:
