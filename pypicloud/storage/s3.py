@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import logging
 import posixpath
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, ClassVar, cast
 
 import boto3
 import botocore
@@ -37,20 +36,22 @@ from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
 from pypicloud.storage.base import FileExists, PackageNotStored
 from pypicloud.storage.botocore_config import client_config
+from pypicloud.storage.layout import content_type_for, object_key
 from pypicloud.storage.object_meta import decode_metadata, encode_metadata
+from pypicloud.storage.object_options import DEFAULTS, V4_MAX_EXPIRE_AFTER, ObjectOptions
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EXPIRE_AFTER = 86400
-MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
 METADATA_LIMIT = 2048  # S3: bytes of user metadata keys plus values
 DEFAULT_POOL_SIZE = 32  # botocore's 10 starves list()'s concurrent HEADs
 CONFLICT_RETRIES = 3
-CONTENT_TYPES = {".whl": "application/zip", ".zip": "application/zip", ".gz": "application/gzip"}
 
 
 class S3Storage:
     """Packages in one S3 bucket. One instance serves every request thread."""
+
+    #: Presigned URLs are SigV4, which S3 honours for at most seven days.
+    MAX_EXPIRE_AFTER: ClassVar[int | None] = V4_MAX_EXPIRE_AFTER
 
     #: ``storage.*`` keys this class reads itself (the rest must be botocore options).
     OWN_KEYS = frozenset(
@@ -82,11 +83,7 @@ class S3Storage:
         endpoint_url: str | None = None,
         credentials: dict[str, str] | None = None,
         config: Config | None = None,
-        prefix: str = "",
-        prepend_hash: bool = True,
-        expire_after: int = DEFAULT_EXPIRE_AFTER,
-        redirect_urls: bool = True,
-        public_url: bool = False,
+        options: ObjectOptions = DEFAULTS,
         object_acl: str | None = None,
         server_side_encryption: str | None = None,
         sse_kms_key_id: str | None = None,
@@ -94,11 +91,8 @@ class S3Storage:
         create_bucket: bool = True,
     ) -> None:
         self.bucket = bucket
-        self.prefix = prefix
-        self.prepend_hash = prepend_hash
-        self.expire_after = expire_after
-        self.redirect_urls = redirect_urls
-        self.public_url = public_url
+        self.options = options
+        self.redirect_urls = options.redirect_urls
         self.write_args: dict[str, str] = {}
         if object_acl:
             self.write_args["ACL"] = object_acl
@@ -128,7 +122,7 @@ class S3Storage:
                 f"before-parameter-build.s3.{operation}", _require_absent
             )
         self.unsigned_client = (
-            make_client(Config(signature_version=botocore.UNSIGNED)) if public_url else None
+            make_client(Config(signature_version=botocore.UNSIGNED)) if options.public_url else None
         )
         self.workers = max(1, min(self.client.meta.config.max_pool_connections, 64))
         self.key_locks = KeyLocks()
@@ -170,11 +164,9 @@ class S3Storage:
             "endpoint_url": settings.str("storage.endpoint_url"),
             "credentials": credentials,
             "config": client_config(settings, cls.OWN_KEYS),
-            "prefix": settings.str("storage.prefix", "") or "",
-            "prepend_hash": settings.bool("storage.prepend_hash", True),
-            "expire_after": cls.expire_after_from_settings(settings),
-            "redirect_urls": settings.bool("storage.redirect_urls", True),
-            "public_url": settings.bool("storage.public_url", False),
+            "options": ObjectOptions.from_settings(
+                settings, max_expire=cls.MAX_EXPIRE_AFTER, public_url=True
+            ),
             "object_acl": _optional_choice(settings, "storage.object_acl", put["acl"]),
             "server_side_encryption": sse,
             "sse_kms_key_id": kms_key,
@@ -182,16 +174,6 @@ class S3Storage:
                 settings, "storage.storage_class", put["storage_class"]
             ),
         }
-
-    @classmethod
-    def expire_after_from_settings(cls, settings: Settings) -> int:
-        value = settings.int("storage.expire_after", DEFAULT_EXPIRE_AFTER, minimum=1)
-        assert value is not None
-        if value > MAX_PRESIGN_SECONDS:
-            raise ConfigError(
-                "storage.expire_after", f"S3 signed URLs last at most {MAX_PRESIGN_SECONDS} s"
-            )
-        return value
 
     def ensure_bucket(self) -> None:
         """Create the bucket when it does not exist (in the client's region)."""
@@ -222,11 +204,12 @@ class S3Storage:
     # -- keys --------------------------------------------------------------------------
 
     def key_for(self, package: Package) -> str:
-        filename = package.filename
-        if self.prepend_hash:
-            digest = hashlib.md5(filename.encode("utf-8"), usedforsecurity=False).hexdigest()
-            return f"{self.prefix}{digest[:4]}/{package.name}/{filename}"
-        return f"{self.prefix}{package.name}/{filename}"
+        return object_key(
+            package.name,
+            package.filename,
+            prefix=self.options.prefix,
+            prepend_hash=self.options.prepend_hash,
+        )
 
     # -- reading -----------------------------------------------------------------------
 
@@ -243,7 +226,7 @@ class S3Storage:
         known = known or {}
         paginator = self.client.get_paginator("list_objects_v2")
         with ThreadPoolExecutor(self.workers, thread_name_prefix="s3-list") as pool:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.options.prefix):
                 entries = [e for e in page.get("Contents", ()) if _may_be_package(e["Key"])]
                 unchanged = [_unchanged(e, known) for e in entries]
                 yield from (p for p in unchanged if p is not None)
@@ -283,7 +266,7 @@ class S3Storage:
         if self.unsigned_client is not None:
             return self.unsigned_client.generate_presigned_url("get_object", Params=params)
         return self.client.generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=self.expire_after
+            "get_object", Params=params, ExpiresIn=self.options.expire_after
         )
 
     def check_health(self) -> tuple[bool, str]:
@@ -312,7 +295,7 @@ class S3Storage:
     def _transfer(self, client: Any, key: str, package: Package, data: BinaryIO) -> None:
         """One managed (multipart when large) upload; 412 means another upload won."""
         extra = dict(self.write_args, Metadata=encode_metadata(package, max_bytes=METADATA_LIMIT))
-        extra["ContentType"] = _content_type(package.filename)
+        extra["ContentType"] = content_type_for(package.filename)
         start = data.tell() if data.seekable() else None
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
@@ -344,7 +327,7 @@ class S3Storage:
                 CopySource={"Bucket": self.bucket, "Key": key},
                 MetadataDirective="REPLACE",
                 Metadata=encode_metadata(package, upload_time=True, max_bytes=METADATA_LIMIT),
-                ContentType=_content_type(package.filename),
+                ContentType=content_type_for(package.filename),
                 **self.write_args,
             )
         except ClientError as exc:
@@ -431,10 +414,6 @@ def _may_be_package(key: str) -> bool:
     """Rule out folder markers, hidden files and the file storage's ``.meta`` sidecars."""
     name = posixpath.basename(key)
     return bool(name) and not name.startswith(".") and not name.endswith(".meta")
-
-
-def _content_type(filename: str) -> str:
-    return CONTENT_TYPES.get(posixpath.splitext(filename)[1], "application/octet-stream")
 
 
 @functools.cache

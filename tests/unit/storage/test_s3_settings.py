@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from pypicloud.settings import ConfigError, Settings
 from pypicloud.storage.cloudfront import CloudFrontS3Storage
+from pypicloud.storage.object_options import ObjectOptions
 from pypicloud.storage.s3 import S3Storage
 
 BAD_PEM = "-----BEGIN RSA PRIVATE KEY-----\nnope\n-----END RSA PRIVATE KEY-----"
@@ -35,11 +36,10 @@ def rsa_pem() -> str:
 def test_defaults_match_the_original():
     storage = build()
     assert storage.bucket == "my-bucket"
-    assert storage.prefix == ""
-    assert storage.prepend_hash is True
-    assert storage.expire_after == 86400
+    assert storage.options == ObjectOptions(
+        prefix="", prepend_hash=True, expire_after=86400, redirect_urls=True, public_url=False
+    )
     assert storage.redirect_urls is True
-    assert storage.public_url is False
     assert storage.write_args == {}  # objects private by default, without an ACL header
     assert storage.client.meta.region_name == "eu-west-1"
 
@@ -56,8 +56,14 @@ def test_own_options_are_typed():
         sse_kms_key_id="alias/pypi",
         storage_class="STANDARD_IA",
     )
-    assert (storage.prefix, storage.prepend_hash, storage.expire_after) == ("packages/", False, 600)
-    assert (storage.redirect_urls, storage.public_url) == (False, True)
+    assert storage.options == ObjectOptions(
+        prefix="packages/",
+        prepend_hash=False,
+        expire_after=600,
+        redirect_urls=False,
+        public_url=True,
+    )
+    assert storage.redirect_urls is False
     assert storage.write_args == {
         "ACL": "public-read",
         "ServerSideEncryption": "aws:kms",
