@@ -188,7 +188,9 @@ class PackageService:
             )
             spool.file.seek(0)
             try:
-                self.storage.upload(package, spool.file, overwrite=self.options.allow_overwrite)
+                package = self.storage.upload(
+                    package, spool.file, overwrite=self.options.allow_overwrite
+                )
             except FileExists:
                 winner = self.cache.fetch(filename)
                 if winner is not None and winner.sha256 == sha256:

@@ -34,6 +34,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.storage.blob import (
+    BlobClient,
     BlobSasPermissions,
     BlobServiceClient,
     ContainerClient,
@@ -43,7 +44,7 @@ from azure.storage.blob import (
 
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.storage.base import FileExists, PackageNotStored, remaining_size
+from pypicloud.storage.base import FileExists, PackageNotStored, remaining_size, stored_copy
 from pypicloud.storage.layout import content_type_for, object_key
 from pypicloud.storage.object_meta import decode_metadata, encode_metadata
 from pypicloud.storage.object_options import ObjectOptions
@@ -187,7 +188,7 @@ class AzureBlobStorage:
 
     # -- writing -----------------------------------------------------------------------
 
-    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> Package:
         blob = self.container.get_blob_client(self.key_for(package))
         try:
             result = blob.upload_blob(
@@ -202,8 +203,18 @@ class AzureBlobStorage:
             if overwrite:
                 raise
             raise FileExists(package.filename) from None
-        if result.get("last_modified"):
-            package.last_modified = result["last_modified"]
+        uploaded = self._upload_time(blob) or result.get("last_modified")
+        return stored_copy(package, uploaded or package.last_modified)
+
+    @staticmethod
+    def _upload_time(blob: BlobClient) -> dt.datetime | None:
+        """The creation time list() reports; whether an overwrite resets it is the
+        service's business, so it is read back rather than assumed."""
+        try:
+            properties = blob.get_blob_properties()
+        except AzureError:
+            return None
+        return properties.creation_time or properties.last_modified
 
     def update_metadata(self, package: Package) -> None:
         """Replace the blob's metadata (Set Blob Metadata replaces all of it)."""

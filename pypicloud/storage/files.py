@@ -22,7 +22,7 @@ from typing import BinaryIO
 from pypicloud.dists import safe_path_component
 from pypicloud.models import Package
 from pypicloud.settings import Settings
-from pypicloud.storage.base import FileExists, PackageNotStored
+from pypicloud.storage.base import FileExists, PackageNotStored, stored_copy
 
 log = logging.getLogger(__name__)
 META_SUFFIX = ".meta"
@@ -107,7 +107,7 @@ class FileStorage:
 
     # -- writing -----------------------------------------------------------------------
 
-    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> Package:
         path = self.path_for(package)
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.parent / f".{package.filename}.{secrets.token_hex(8)}"
@@ -127,7 +127,7 @@ class FileStorage:
             self._write_meta(path, package)
         finally:
             temp.unlink(missing_ok=True)
-        package.last_modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+        return stored_copy(package, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC))
 
     def update_metadata(self, package: Package) -> None:
         path = self.path_for(package)

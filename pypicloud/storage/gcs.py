@@ -32,7 +32,7 @@ from google.cloud import storage as gcs
 
 from pypicloud.models import STORED_KEYS, Package
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.storage.base import FileExists, PackageNotStored, remaining_size
+from pypicloud.storage.base import FileExists, PackageNotStored, remaining_size, stored_copy
 from pypicloud.storage.layout import content_type_for, object_key
 from pypicloud.storage.object_meta import decode_metadata, decode_value, encode_value
 from pypicloud.storage.object_options import DEFAULTS, V4_MAX_EXPIRE_AFTER, ObjectOptions
@@ -267,7 +267,7 @@ class GoogleCloudStorage:
 
     # -- writing -----------------------------------------------------------------------
 
-    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> Package:
         blob = self._blob(package)
         blob.metadata = gcs_metadata(package)
         if self.storage_class:
@@ -283,8 +283,8 @@ class GoogleCloudStorage:
             blob.upload_from_file(data, **kwargs)
         except gexc.PreconditionFailed:
             raise FileExists(package.filename) from None
-        if blob.time_created is not None:
-            package.last_modified = blob.time_created
+        # The creation time is what list() reports (a metadata PATCH moves ``updated``).
+        return stored_copy(package, blob.time_created or package.last_modified)
 
     def update_metadata(self, package: Package) -> None:
         """One PATCH. GCS merges metadata keys, so facts no longer true are set to None."""

@@ -34,7 +34,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.storage.base import FileExists, PackageNotStored
+from pypicloud.storage.base import FileExists, PackageNotStored, stored_copy
 from pypicloud.storage.botocore_config import client_config
 from pypicloud.storage.layout import content_type_for, object_key
 from pypicloud.storage.object_meta import decode_metadata, encode_metadata
@@ -278,7 +278,7 @@ class S3Storage:
 
     # -- writing -----------------------------------------------------------------------
 
-    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> Package:
         key = self.key_for(package)
         if overwrite:
             self._transfer(self.client, key, package, data)
@@ -288,9 +288,13 @@ class S3Storage:
             # emulator such as moto) whose existence check is not atomic with the write.
             with self.key_locks.hold(key):
                 self._transfer(self.exclusive_client, key, package, data)
-        with contextlib.suppress(ClientError, BotoCoreError):
+        # S3's LastModified is what list() reports; should the HEAD fail, the caller's
+        # time stands (the object is stored either way).
+        try:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
-            package.last_modified = head["LastModified"]
+        except (ClientError, BotoCoreError):
+            return stored_copy(package, package.last_modified)
+        return stored_copy(package, head["LastModified"])
 
     def _transfer(self, client: Any, key: str, package: Package, data: BinaryIO) -> None:
         """One managed (multipart when large) upload; 412 means another upload won."""

@@ -208,10 +208,9 @@ def test_metadata_stays_within_the_s3_limit(s3_storage, s3_client):
 
 
 def test_yank_keeps_the_upload_time(s3_storage):
-    package = make_package()
-    s3_storage.upload(package, io.BytesIO(b"x"))
+    stored = s3_storage.upload(make_package(), io.BytesIO(b"x"))
     [before] = s3_storage.list()
-    assert package.last_modified == before.last_modified  # upload() reports S3's time
+    assert stored.last_modified == before.last_modified  # upload() reports S3's time
     time.sleep(1.1)  # LastModified has one-second resolution
     before.data.update(yanked=True, yanked_reason="oops")
     s3_storage.update_metadata(before)
