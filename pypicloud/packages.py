@@ -215,10 +215,9 @@ class PackageService:
         """Write the file to storage; None when another upload of the filename won."""
         checked.spool.file.seek(0)
         try:
-            stored = self.storage.upload(checked.package, checked.spool.file, overwrite=overwrite)
+            return self.storage.upload(checked.package, checked.spool.file, overwrite=overwrite)
         except FileExists:
             return None
-        return stored if stored is not None else checked.package  # TEMP-MERGE
 
     def index(self, package: Package, core_metadata: bytes) -> None:
         """Record a stored file in the cache; on failure the stored file is removed."""

@@ -24,7 +24,7 @@ import logging
 import posixpath
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, suppress
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 from urllib.parse import urlsplit
 
 from azure.core.exceptions import (
@@ -34,6 +34,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 from azure.storage.blob import (
+    BlobClient,
     BlobSasPermissions,
     BlobServiceClient,
     ContainerClient,
@@ -43,8 +44,10 @@ from azure.storage.blob import (
 
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.storage.base import FileExists, PackageNotStored, remaining_size
+from pypicloud.storage.base import FileExists, PackageNotStored, remaining_size, stored_copy
+from pypicloud.storage.layout import content_type_for, object_key
 from pypicloud.storage.object_meta import decode_metadata, encode_metadata
+from pypicloud.storage.object_options import ObjectOptions
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +56,15 @@ log = logging.getLogger(__name__)
 SINGLE_PUT = 8 * 1024 * 1024
 BLOCK = 4 * 1024 * 1024
 CHUNK = 4 * 1024 * 1024
+#: Azure keys never had the hash directory (COMPAT.md).
+NO_HASH_DIRECTORY = ObjectOptions(prepend_hash=False)
 
 
 class AzureBlobStorage:
     """Packages in an Azure Blob Storage container."""
+
+    #: A SAS token carries its own expiry, with no upper limit.
+    MAX_EXPIRE_AFTER: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -64,16 +72,13 @@ class AzureBlobStorage:
         *,
         account_name: str,
         account_key: str,
-        prefix: str = "",
-        expire_after: int = 86400,
-        redirect_urls: bool = True,
+        options: ObjectOptions = NO_HASH_DIRECTORY,
     ) -> None:
         self.container = container
         self.account_name = account_name
         self.account_key = account_key
-        self.prefix = prefix
-        self.expire_after = expire_after
-        self.redirect_urls = redirect_urls
+        self.options = options
+        self.redirect_urls = options.redirect_urls
 
     # -- construction ------------------------------------------------------------------
 
@@ -95,9 +100,9 @@ class AzureBlobStorage:
             raise ConfigError(
                 "storage.storage_account_url", f"expected an http(s) URL, got {account_url!r}"
             )
-        prefix = settings.str("storage.prefix", "") or ""
-        expire_after = settings.int("storage.expire_after", 86400, minimum=1) or 86400
-        redirect_urls = settings.bool("storage.redirect_urls", True)
+        options = ObjectOptions.from_settings(
+            settings, max_expire=cls.MAX_EXPIRE_AFTER, hash_directory=False
+        )
 
         service = BlobServiceClient(
             account_url.rstrip("/"),
@@ -111,9 +116,7 @@ class AzureBlobStorage:
             service.get_container_client(container_name),
             account_name=account_name,
             account_key=account_key,
-            prefix=prefix,
-            expire_after=expire_after,
-            redirect_urls=redirect_urls,
+            options=options,
         )
         storage.ensure_container()
         return storage
@@ -135,14 +138,19 @@ class AzureBlobStorage:
     # -- keys --------------------------------------------------------------------------
 
     def key_for(self, package: Package) -> str:
-        return f"{self.prefix}{package.name}/{package.filename}"
+        return object_key(
+            package.name,
+            package.filename,
+            prefix=self.options.prefix,
+            prepend_hash=self.options.prepend_hash,
+        )
 
     # -- reading -----------------------------------------------------------------------
 
     def list(self, known: Mapping[str, Package] | None = None) -> Iterator[Package]:
         """Every package under the prefix: one request per 5000 blobs, metadata included."""
         blobs = self.container.list_blobs(
-            name_starts_with=self.prefix or None, include=["metadata"]
+            name_starts_with=self.options.prefix or None, include=["metadata"]
         )
         for blob in blobs:
             filename = posixpath.basename(blob.name)
@@ -167,7 +175,7 @@ class AzureBlobStorage:
     def download_url(self, package: Package) -> str | None:
         """A read-only SAS URL valid for ``expire_after`` seconds."""
         key = self.key_for(package)
-        expiry = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.expire_after)
+        expiry = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.options.expire_after)
         sas = generate_blob_sas(
             self.account_name,
             self.container.container_name,
@@ -180,7 +188,7 @@ class AzureBlobStorage:
 
     # -- writing -----------------------------------------------------------------------
 
-    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> Package:
         blob = self.container.get_blob_client(self.key_for(package))
         try:
             result = blob.upload_blob(
@@ -188,15 +196,25 @@ class AzureBlobStorage:
                 length=remaining_size(data),
                 overwrite=overwrite,  # False: If-None-Match: * (one racer wins)
                 metadata=encode_metadata(package, sep="_"),
-                content_settings=ContentSettings(content_type="application/octet-stream"),
+                content_settings=ContentSettings(content_type=content_type_for(package.filename)),
                 max_concurrency=1,
             )
         except (ResourceExistsError, ResourceModifiedError):
             if overwrite:
                 raise
             raise FileExists(package.filename) from None
-        if result.get("last_modified"):
-            package.last_modified = result["last_modified"]
+        uploaded = self._upload_time(blob) or result.get("last_modified")
+        return stored_copy(package, uploaded or package.last_modified)
+
+    @staticmethod
+    def _upload_time(blob: BlobClient) -> dt.datetime | None:
+        """The creation time list() reports; whether an overwrite resets it is the
+        service's business, so it is read back rather than assumed."""
+        try:
+            properties = blob.get_blob_properties()
+        except AzureError:
+            return None
+        return properties.creation_time or properties.last_modified
 
     def update_metadata(self, package: Package) -> None:
         """Replace the blob's metadata (Set Blob Metadata replaces all of it)."""

@@ -6,6 +6,8 @@ fact the index needs travels with the file (a sidecar or object metadata).
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import BinaryIO, Protocol, runtime_checkable
@@ -43,8 +45,12 @@ class Storage(Protocol):
         """
         ...
 
-    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> Package:
         """Store ``data`` as ``package`` atomically: readers see all of it or nothing.
+
+        Return the record of what was stored: a copy of ``package`` whose ``last_modified``
+        is the store's own time, the one ``list()`` reports later (so a rebuilt cache agrees
+        with the first one). ``package`` itself is left unchanged.
 
         Raise FileExists if the filename is stored already and ``overwrite`` is false; of two
         concurrent uploads of one filename exactly one succeeds.
@@ -81,3 +87,8 @@ def remaining_size(data: BinaryIO) -> int | None:
     except (AttributeError, OSError, ValueError):
         return None
     return end - position
+
+
+def stored_copy(package: Package, last_modified: dt.datetime) -> Package:
+    """What ``upload`` returns: a copy with the store's time, sharing nothing mutable."""
+    return dataclasses.replace(package, last_modified=last_modified, data=dict(package.data))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from botocore.signers import CloudFrontSigner
@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.storage.s3 import DEFAULT_EXPIRE_AFTER, S3Storage
+from pypicloud.storage.s3 import S3Storage
 
 KEY_ID = "storage.cloud_front_key_id"
 KEY_FILE = "storage.cloud_front_key_file"
@@ -30,6 +30,8 @@ class CloudFrontS3Storage(S3Storage):
     """Packages in S3, downloaded through CloudFront."""
 
     OWN_KEYS = S3Storage.OWN_KEYS | {"storage.cloud_front_domain", KEY_ID, KEY_FILE, KEY_STRING}
+    #: CloudFront signatures have no SigV4 seven-day limit.
+    MAX_EXPIRE_AFTER: ClassVar[int | None] = None
 
     def __init__(
         self,
@@ -66,18 +68,11 @@ class CloudFrontS3Storage(S3Storage):
         options.update(cloud_front_key_id=key_id, cloud_front_key=key)
         return options
 
-    @classmethod
-    def expire_after_from_settings(cls, settings: Settings) -> int:
-        """CloudFront signatures have no SigV4 seven-day limit."""
-        value = settings.int("storage.expire_after", DEFAULT_EXPIRE_AFTER, minimum=1)
-        assert value is not None
-        return value
-
     def download_url(self, package: Package) -> str | None:
         url = f"{self.cloud_front_domain}/{quote(self.key_for(package))}"
         if self.signer is None:
             return url
-        expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.expire_after)
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self.options.expire_after)
         return self.signer.generate_presigned_url(url, date_less_than=expires)
 
 

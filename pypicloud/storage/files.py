@@ -1,9 +1,11 @@
 """File storage in the original pypicloud layout: ``<dir>/<name>/<version>/<filename>``.
 
-Each file has a ``<filename>.meta`` JSON sidecar with its index facts. Writes go to a hidden
-temporary file in the same directory, then appear with one atomic link (new files) or
-rename (overwrites), so readers never see a partial file and concurrent uploads of one
-filename leave exactly one.
+Each file has a ``<filename>.meta`` JSON sidecar with its index facts. Writes go to a
+temporary file in ``<dir>/.incoming/`` (hidden from listings, and on the same file system
+so the final step stays atomic), then appear with one link (new files) or rename
+(overwrites): readers never see a partial file and concurrent uploads of one filename leave
+exactly one. Temporaries a dead process left behind are removed at start-up and by
+``list()`` (see ``temporaries``); a crash never leaves one beside the packages.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import datetime as dt
 import json
 import logging
 import os
-import secrets
 import shutil
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
@@ -22,11 +24,19 @@ from typing import BinaryIO
 from pypicloud.dists import safe_path_component
 from pypicloud.models import Package
 from pypicloud.settings import Settings
-from pypicloud.storage.base import FileExists, PackageNotStored
+from pypicloud.storage.base import FileExists, PackageNotStored, stored_copy
+from pypicloud.storage.temporaries import (
+    remove_abandoned,
+    remove_if_original_leftover,
+    temporary_name,
+)
 
 log = logging.getLogger(__name__)
 META_SUFFIX = ".meta"
 CHUNK = 1024 * 1024
+INCOMING = ".incoming"
+#: Attempts at the final link or rename while a concurrent delete() removes the directories.
+PLACE_ATTEMPTS = 3
 
 
 class FileStorage:
@@ -37,6 +47,10 @@ class FileStorage:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory).resolve()
         self.directory.mkdir(parents=True, exist_ok=True)
+        # Made by the first upload, so a read-only directory still serves (and /health
+        # says it is not writable) as it always did.
+        self.incoming = self.directory / INCOMING
+        remove_abandoned(self.incoming)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FileStorage:
@@ -63,6 +77,9 @@ class FileStorage:
     # -- reading -----------------------------------------------------------------------
 
     def list(self, known: Mapping[str, Package] | None = None) -> Iterator[Package]:
+        """Every package; on the way, remove what crashed uploads left (the rebuild calls this)."""
+        remove_abandoned(self.incoming)
+        now = time.time()
         for name_dir in sorted(self.directory.iterdir()):
             if not name_dir.is_dir() or name_dir.name.startswith("."):
                 continue
@@ -70,7 +87,10 @@ class FileStorage:
                 if not version_dir.is_dir() or version_dir.name.startswith("."):
                     continue
                 for path in sorted(version_dir.iterdir()):
-                    if path.name.startswith(".") or path.name.endswith(META_SUFFIX):
+                    if path.name.startswith("."):
+                        remove_if_original_leftover(path, now)
+                        continue
+                    if path.name.endswith(META_SUFFIX):
                         continue
                     if not path.is_file():
                         continue
@@ -107,27 +127,45 @@ class FileStorage:
 
     # -- writing -----------------------------------------------------------------------
 
-    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> Package:
         path = self.path_for(package)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.parent / f".{package.filename}.{secrets.token_hex(8)}"
+        temp = self._temporary()
         try:
             with open(temp, "xb") as handle:
                 shutil.copyfileobj(data, handle, CHUNK)
                 handle.flush()
                 os.fsync(handle.fileno())
-            if overwrite:
-                os.replace(temp, path)
-            else:
-                try:
-                    os.link(temp, path)  # atomic and exclusive: one of two racers wins
-                except FileExistsError:
-                    raise FileExists(package.filename) from None
+            try:
+                # link: atomic and exclusive, one of two racers wins; replace: atomic.
+                self._place(temp, path, os.replace if overwrite else os.link)
+            except FileExistsError:
+                raise FileExists(package.filename) from None
             # Only the winner writes the sidecar, so a loser never mixes its facts in.
             self._write_meta(path, package)
         finally:
             temp.unlink(missing_ok=True)
-        package.last_modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+        return stored_copy(package, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC))
+
+    def _temporary(self) -> Path:
+        """A new temporary's path, named so a later process can tell whether we are alive."""
+        self.incoming.mkdir(exist_ok=True)
+        return self.incoming / temporary_name()
+
+    @staticmethod
+    def _place(temp: Path, path: Path, move: Callable[[Path, Path], None]) -> None:
+        """Give ``temp`` its final name with ``move`` (link or replace).
+
+        The directories are made at the last moment, and again should a concurrent
+        ``delete()`` of the last file in them remove them in between.
+        """
+        for attempt in range(1, PLACE_ATTEMPTS + 1):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                move(temp, path)
+                return
+            except FileNotFoundError:
+                if attempt == PLACE_ATTEMPTS or not temp.exists():
+                    raise
 
     def update_metadata(self, package: Package) -> None:
         path = self.path_for(package)
@@ -136,11 +174,15 @@ class FileStorage:
         self._write_meta(path, package)
 
     def _write_meta(self, path: Path, package: Package) -> None:
-        temp = path.parent / f".metadata.{secrets.token_hex(8)}"
+        """Replace the sidecar atomically; the file's directory must still exist."""
+        temp = self._temporary()
         try:
             with open(temp, "x", encoding="utf-8") as handle:
                 json.dump(package.stored_metadata(), handle)
-            os.replace(temp, str(path) + META_SUFFIX)
+            try:
+                os.replace(temp, str(path) + META_SUFFIX)
+            except FileNotFoundError:  # deleted meanwhile: no sidecar without its file
+                raise PackageNotStored(package.filename) from None
         finally:
             temp.unlink(missing_ok=True)
 

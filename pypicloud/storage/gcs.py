@@ -19,13 +19,12 @@ One ``google.cloud.storage.Client`` is built at start-up and shared by every thr
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import posixpath
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, suppress
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar
 
 from google.api_core import exceptions as gexc
 from google.auth import credentials as gauth_credentials
@@ -33,8 +32,10 @@ from google.cloud import storage as gcs
 
 from pypicloud.models import STORED_KEYS, Package
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.storage.base import FileExists, PackageNotStored, remaining_size
+from pypicloud.storage.base import FileExists, PackageNotStored, remaining_size, stored_copy
+from pypicloud.storage.layout import content_type_for, object_key
 from pypicloud.storage.object_meta import decode_metadata, decode_value, encode_value
+from pypicloud.storage.object_options import DEFAULTS, V4_MAX_EXPIRE_AFTER, ObjectOptions
 
 if TYPE_CHECKING:
     from google.cloud.storage import Blob, Bucket, Client
@@ -88,15 +89,15 @@ ALL_FACT_KEYS = tuple(
 class GoogleCloudStorage:
     """Packages in a Google Cloud Storage bucket."""
 
+    #: Download URLs are V4 signed URLs, which GCS honours for at most seven days.
+    MAX_EXPIRE_AFTER: ClassVar[int | None] = V4_MAX_EXPIRE_AFTER
+
     def __init__(
         self,
         client: Client,
         bucket_name: str,
         *,
-        prefix: str = "",
-        prepend_hash: bool = True,
-        expire_after: int = 86400,
-        redirect_urls: bool = True,
+        options: ObjectOptions = DEFAULTS,
         object_acl: str | None = None,
         storage_class: str | None = None,
         api_endpoint: str | None = None,
@@ -108,10 +109,8 @@ class GoogleCloudStorage:
         self.credentials = credentials if credentials is not None else client._credentials
         self.bucket_name = bucket_name
         self.bucket: Bucket = client.bucket(bucket_name)
-        self.prefix = prefix
-        self.prepend_hash = prepend_hash
-        self.expire_after = expire_after
-        self.redirect_urls = redirect_urls
+        self.options = options
+        self.redirect_urls = options.redirect_urls
         self.object_acl = object_acl
         self.storage_class = storage_class
         self.api_endpoint = api_endpoint
@@ -124,10 +123,7 @@ class GoogleCloudStorage:
     def from_settings(cls, settings: Settings) -> GoogleCloudStorage:
         bucket_name = settings.str("storage.bucket", required=True)
         assert bucket_name is not None
-        prefix = settings.str("storage.prefix", "") or ""
-        prepend_hash = settings.bool("storage.prepend_hash", True)
-        expire_after = settings.int("storage.expire_after", 86400, minimum=1)
-        redirect_urls = settings.bool("storage.redirect_urls", True)
+        options = ObjectOptions.from_settings(settings, max_expire=cls.MAX_EXPIRE_AFTER)
         object_acl = settings.str("storage.object_acl")
         if object_acl is not None and object_acl not in PREDEFINED_ACLS:
             raise ConfigError(
@@ -150,24 +146,23 @@ class GoogleCloudStorage:
         key_file = settings.str("storage.gcp_service_account_json_filename")
 
         credentials, found_project = _credentials(key_file, api_endpoint)
-        options = {"api_endpoint": api_endpoint} if api_endpoint else None
+        client_options = {"api_endpoint": api_endpoint} if api_endpoint else None
         client = gcs.Client(
-            project=project or found_project, credentials=credentials, client_options=options
+            project=project or found_project,
+            credentials=credentials,
+            client_options=client_options,
         )
         storage = cls(
             client,
             bucket_name,
-            prefix=prefix,
-            prepend_hash=prepend_hash,
-            expire_after=expire_after or 86400,
-            redirect_urls=redirect_urls,
+            options=options,
             object_acl=object_acl,
             storage_class=storage_class,
             api_endpoint=api_endpoint,
             use_iam_signer=use_iam_signer,
             credentials=credentials,
         )
-        if redirect_urls and not storage.can_sign:
+        if options.redirect_urls and not storage.can_sign:
             log.warning(
                 "storage.redirect_urls is on but the GCS credentials cannot sign URLs "
                 "(set storage.gcp_service_account_json_filename or "
@@ -194,14 +189,12 @@ class GoogleCloudStorage:
     # -- keys --------------------------------------------------------------------------
 
     def key_for(self, package: Package) -> str:
-        key = f"{package.name}/{package.filename}"
-        if self.prepend_hash:
-            key = (
-                hashlib.md5(package.filename.encode("utf-8"), usedforsecurity=False).hexdigest()[:4]
-                + "/"
-                + key
-            )
-        return self.prefix + key
+        return object_key(
+            package.name,
+            package.filename,
+            prefix=self.options.prefix,
+            prepend_hash=self.options.prepend_hash,
+        )
 
     def _blob(self, package: Package) -> Blob:
         return self.bucket.blob(self.key_for(package), chunk_size=CHUNK)
@@ -210,7 +203,9 @@ class GoogleCloudStorage:
 
     def list(self, known: Mapping[str, Package] | None = None) -> Iterator[Package]:
         """Every package under the prefix: one request per 1000 objects, metadata included."""
-        blobs = self.client.list_blobs(self.bucket, prefix=self.prefix or None, fields=LIST_FIELDS)
+        blobs = self.client.list_blobs(
+            self.bucket, prefix=self.options.prefix or None, fields=LIST_FIELDS
+        )
         for blob in blobs:
             filename = posixpath.basename(blob.name)
             if not filename:
@@ -241,7 +236,7 @@ class GoogleCloudStorage:
             return None
         kwargs: dict[str, Any] = {
             "version": "v4",
-            "expiration": dt.timedelta(seconds=self.expire_after),
+            "expiration": dt.timedelta(seconds=self.options.expire_after),
             "method": "GET",
         }
         if self.api_endpoint:
@@ -272,14 +267,14 @@ class GoogleCloudStorage:
 
     # -- writing -----------------------------------------------------------------------
 
-    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> Package:
         blob = self._blob(package)
         blob.metadata = gcs_metadata(package)
         if self.storage_class:
             blob.storage_class = self.storage_class
         kwargs: dict[str, Any] = {
             "size": remaining_size(data),
-            "content_type": "application/octet-stream",
+            "content_type": content_type_for(package.filename),
             "predefined_acl": self.object_acl,
         }
         if not overwrite:
@@ -288,8 +283,8 @@ class GoogleCloudStorage:
             blob.upload_from_file(data, **kwargs)
         except gexc.PreconditionFailed:
             raise FileExists(package.filename) from None
-        if blob.time_created is not None:
-            package.last_modified = blob.time_created
+        # The creation time is what list() reports (a metadata PATCH moves ``updated``).
+        return stored_copy(package, blob.time_created or package.last_modified)
 
     def update_metadata(self, package: Package) -> None:
         """One PATCH. GCS merges metadata keys, so facts no longer true are set to None."""

@@ -18,15 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import json
 import logging
 import posixpath
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, ClassVar, cast
 
 import boto3
 import botocore
@@ -36,58 +34,24 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.storage.base import FileExists, PackageNotStored
+from pypicloud.storage.base import FileExists, PackageNotStored, stored_copy
+from pypicloud.storage.botocore_config import client_config
+from pypicloud.storage.layout import content_type_for, object_key
 from pypicloud.storage.object_meta import decode_metadata, encode_metadata
+from pypicloud.storage.object_options import DEFAULTS, V4_MAX_EXPIRE_AFTER, ObjectOptions
 
 log = logging.getLogger(__name__)
 
-DEFAULT_EXPIRE_AFTER = 86400
-MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
 METADATA_LIMIT = 2048  # S3: bytes of user metadata keys plus values
 DEFAULT_POOL_SIZE = 32  # botocore's 10 starves list()'s concurrent HEADs
 CONFLICT_RETRIES = 3
-CONTENT_TYPES = {".whl": "application/zip", ".zip": "application/zip", ".gz": "application/gzip"}
-
-# botocore ``Config`` options that need a type other than str; the rest are strings, so
-# options added by newer botocore releases pass through without a change here.
-_BOOL = "bool"
-_INT = "int"
-_FLOAT = "float"
-_JSON = "json"
-CONFIG_TYPES = {
-    "connect_timeout": _FLOAT,
-    "read_timeout": _FLOAT,
-    "max_pool_connections": _INT,
-    "request_min_compression_size_bytes": _INT,
-    "parameter_validation": _BOOL,
-    "inject_host_prefix": _BOOL,
-    "endpoint_discovery_enabled": _BOOL,
-    "use_dualstack_endpoint": _BOOL,
-    "use_fips_endpoint": _BOOL,
-    "ignore_configured_endpoint_urls": _BOOL,
-    "tcp_keepalive": _BOOL,
-    "disable_request_compression": _BOOL,
-    "s3_disable_express_session_auth": _BOOL,
-    "proxies": _JSON,
-    "proxies_config": _JSON,
-    "retries": _JSON,
-    "client_context_params": _JSON,
-}
-# Options of ``Config(s3={...})``, written as ``storage.<option>``.
-S3_CONFIG_TYPES = {
-    "addressing_style": "str",
-    "use_accelerate_endpoint": _BOOL,
-    "payload_signing_enabled": _BOOL,
-    "us_east_1_regional_endpoint": "str",
-    "use_arn_region": _BOOL,
-    "s3_disable_multiregion_access_points": _BOOL,
-}
-# Config options we set ourselves or that have a better spelling.
-CONFIG_EXCLUDED = {"region_name", "s3"}
 
 
 class S3Storage:
     """Packages in one S3 bucket. One instance serves every request thread."""
+
+    #: Presigned URLs are SigV4, which S3 honours for at most seven days.
+    MAX_EXPIRE_AFTER: ClassVar[int | None] = V4_MAX_EXPIRE_AFTER
 
     #: ``storage.*`` keys this class reads itself (the rest must be botocore options).
     OWN_KEYS = frozenset(
@@ -119,11 +83,7 @@ class S3Storage:
         endpoint_url: str | None = None,
         credentials: dict[str, str] | None = None,
         config: Config | None = None,
-        prefix: str = "",
-        prepend_hash: bool = True,
-        expire_after: int = DEFAULT_EXPIRE_AFTER,
-        redirect_urls: bool = True,
-        public_url: bool = False,
+        options: ObjectOptions = DEFAULTS,
         object_acl: str | None = None,
         server_side_encryption: str | None = None,
         sse_kms_key_id: str | None = None,
@@ -131,11 +91,8 @@ class S3Storage:
         create_bucket: bool = True,
     ) -> None:
         self.bucket = bucket
-        self.prefix = prefix
-        self.prepend_hash = prepend_hash
-        self.expire_after = expire_after
-        self.redirect_urls = redirect_urls
-        self.public_url = public_url
+        self.options = options
+        self.redirect_urls = options.redirect_urls
         self.write_args: dict[str, str] = {}
         if object_acl:
             self.write_args["ACL"] = object_acl
@@ -165,7 +122,7 @@ class S3Storage:
                 f"before-parameter-build.s3.{operation}", _require_absent
             )
         self.unsigned_client = (
-            make_client(Config(signature_version=botocore.UNSIGNED)) if public_url else None
+            make_client(Config(signature_version=botocore.UNSIGNED)) if options.public_url else None
         )
         self.workers = max(1, min(self.client.meta.config.max_pool_connections, 64))
         self.key_locks = KeyLocks()
@@ -207,11 +164,9 @@ class S3Storage:
             "endpoint_url": settings.str("storage.endpoint_url"),
             "credentials": credentials,
             "config": client_config(settings, cls.OWN_KEYS),
-            "prefix": settings.str("storage.prefix", "") or "",
-            "prepend_hash": settings.bool("storage.prepend_hash", True),
-            "expire_after": cls.expire_after_from_settings(settings),
-            "redirect_urls": settings.bool("storage.redirect_urls", True),
-            "public_url": settings.bool("storage.public_url", False),
+            "options": ObjectOptions.from_settings(
+                settings, max_expire=cls.MAX_EXPIRE_AFTER, public_url=True
+            ),
             "object_acl": _optional_choice(settings, "storage.object_acl", put["acl"]),
             "server_side_encryption": sse,
             "sse_kms_key_id": kms_key,
@@ -219,16 +174,6 @@ class S3Storage:
                 settings, "storage.storage_class", put["storage_class"]
             ),
         }
-
-    @classmethod
-    def expire_after_from_settings(cls, settings: Settings) -> int:
-        value = settings.int("storage.expire_after", DEFAULT_EXPIRE_AFTER, minimum=1)
-        assert value is not None
-        if value > MAX_PRESIGN_SECONDS:
-            raise ConfigError(
-                "storage.expire_after", f"S3 signed URLs last at most {MAX_PRESIGN_SECONDS} s"
-            )
-        return value
 
     def ensure_bucket(self) -> None:
         """Create the bucket when it does not exist (in the client's region)."""
@@ -259,11 +204,12 @@ class S3Storage:
     # -- keys --------------------------------------------------------------------------
 
     def key_for(self, package: Package) -> str:
-        filename = package.filename
-        if self.prepend_hash:
-            digest = hashlib.md5(filename.encode("utf-8"), usedforsecurity=False).hexdigest()
-            return f"{self.prefix}{digest[:4]}/{package.name}/{filename}"
-        return f"{self.prefix}{package.name}/{filename}"
+        return object_key(
+            package.name,
+            package.filename,
+            prefix=self.options.prefix,
+            prepend_hash=self.options.prepend_hash,
+        )
 
     # -- reading -----------------------------------------------------------------------
 
@@ -280,7 +226,7 @@ class S3Storage:
         known = known or {}
         paginator = self.client.get_paginator("list_objects_v2")
         with ThreadPoolExecutor(self.workers, thread_name_prefix="s3-list") as pool:
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.options.prefix):
                 entries = [e for e in page.get("Contents", ()) if _may_be_package(e["Key"])]
                 unchanged = [_unchanged(e, known) for e in entries]
                 yield from (p for p in unchanged if p is not None)
@@ -320,7 +266,7 @@ class S3Storage:
         if self.unsigned_client is not None:
             return self.unsigned_client.generate_presigned_url("get_object", Params=params)
         return self.client.generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=self.expire_after
+            "get_object", Params=params, ExpiresIn=self.options.expire_after
         )
 
     def check_health(self) -> tuple[bool, str]:
@@ -332,7 +278,7 @@ class S3Storage:
 
     # -- writing -----------------------------------------------------------------------
 
-    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> None:
+    def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> Package:
         key = self.key_for(package)
         if overwrite:
             self._transfer(self.client, key, package, data)
@@ -342,14 +288,18 @@ class S3Storage:
             # emulator such as moto) whose existence check is not atomic with the write.
             with self.key_locks.hold(key):
                 self._transfer(self.exclusive_client, key, package, data)
-        with contextlib.suppress(ClientError, BotoCoreError):
+        # S3's LastModified is what list() reports; should the HEAD fail, the caller's
+        # time stands (the object is stored either way).
+        try:
             head = self.client.head_object(Bucket=self.bucket, Key=key)
-            package.last_modified = head["LastModified"]
+        except (ClientError, BotoCoreError):
+            return stored_copy(package, package.last_modified)
+        return stored_copy(package, head["LastModified"])
 
     def _transfer(self, client: Any, key: str, package: Package, data: BinaryIO) -> None:
         """One managed (multipart when large) upload; 412 means another upload won."""
         extra = dict(self.write_args, Metadata=encode_metadata(package, max_bytes=METADATA_LIMIT))
-        extra["ContentType"] = _content_type(package.filename)
+        extra["ContentType"] = content_type_for(package.filename)
         start = data.tell() if data.seekable() else None
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
@@ -381,7 +331,7 @@ class S3Storage:
                 CopySource={"Bucket": self.bucket, "Key": key},
                 MetadataDirective="REPLACE",
                 Metadata=encode_metadata(package, upload_time=True, max_bytes=METADATA_LIMIT),
-                ContentType=_content_type(package.filename),
+                ContentType=content_type_for(package.filename),
                 **self.write_args,
             )
         except ClientError as exc:
@@ -470,10 +420,6 @@ def _may_be_package(key: str) -> bool:
     return bool(name) and not name.startswith(".") and not name.endswith(".meta")
 
 
-def _content_type(filename: str) -> str:
-    return CONTENT_TYPES.get(posixpath.splitext(filename)[1], "application/octet-stream")
-
-
 @functools.cache
 def _put_object_enums() -> dict[str, tuple[str, ...]]:
     """Allowed ACL, SSE and storage class values, from botocore's S3 model (no network)."""
@@ -491,68 +437,3 @@ def _optional_choice(settings: Settings, key: str, choices: tuple[str, ...]) -> 
     if value is not None and value not in choices:
         raise ConfigError(key, f"expected one of {', '.join(choices)}, got {value!r}")
     return value
-
-
-def client_config(settings: Settings, own_keys: frozenset[str]) -> Config:
-    """A botocore Config from every ``storage.*`` key that is not one of ``own_keys``.
-
-    Names are ``Config`` options (``storage.connect_timeout``) or its ``s3`` sub-options
-    (``storage.addressing_style``). Anything else is a start-up error naming the key.
-    """
-    top: dict[str, Any] = {}
-    s3: dict[str, Any] = {}
-    known = set(Config.OPTION_DEFAULTS) - CONFIG_EXCLUDED
-    for key in sorted(settings.keys_with_prefix("storage.")):
-        if key in own_keys:
-            continue
-        option = key.removeprefix("storage.")
-        if option in known:
-            target, kind = top, CONFIG_TYPES.get(option, "str")
-        elif option in S3_CONFIG_TYPES:
-            target, kind = s3, S3_CONFIG_TYPES[option]
-        else:
-            raise ConfigError(key, "is neither an S3 storage setting nor a botocore Config option")
-        value = _convert(settings, key, kind)
-        if value is None:  # an empty value means "botocore's default"
-            continue
-        target[option] = value
-        _check(key, {option: value} if target is top else {"s3": {option: value}})
-    if "addressing_style" in s3 and s3["addressing_style"] not in ("auto", "virtual", "path"):
-        raise ConfigError("storage.addressing_style", "expected auto, virtual or path")
-    if s3:
-        top["s3"] = s3
-    return Config(**top)
-
-
-def _convert(settings: Settings, key: str, kind: str) -> Any:
-    if kind == _BOOL:
-        return None if settings.get(key) in (None, "") else settings.bool(key)
-    if kind == _INT:
-        return settings.int(key)
-    value = settings.get(key)
-    if value is None or value == "":
-        return None
-    if kind == _FLOAT:
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise ConfigError(key, f"expected a number, got {value!r}") from None
-    if kind == _JSON:
-        if isinstance(value, dict):
-            return value
-        try:
-            parsed = json.loads(value)
-        except (TypeError, ValueError):
-            parsed = None
-        if not isinstance(parsed, dict):
-            raise ConfigError(key, f"expected a JSON object, got {value!r}")
-        return parsed
-    return settings.str(key)
-
-
-def _check(key: str, options: dict[str, Any]) -> None:
-    """Let botocore validate one option, so its complaint names our key."""
-    try:
-        Config(**options)
-    except (BotoCoreError, TypeError, ValueError) as exc:
-        raise ConfigError(key, str(exc)) from exc

@@ -15,23 +15,10 @@ from webob.static import FileIter
 
 from pypicloud.models import Package
 from pypicloud.storage import PackageNotStored
+from pypicloud.storage.layout import content_type_for
 
 CHUNK = 256 * 1024
 METADATA_SUFFIX = ".metadata"
-CONTENT_TYPES = {
-    ".whl": "application/zip",
-    ".zip": "application/zip",
-    ".tar.gz": "application/gzip",
-    ".tgz": "application/gzip",
-    ".tar.bz2": "application/x-bzip2",
-}
-
-
-def content_type_for(filename: str) -> str:
-    for suffix, content_type in CONTENT_TYPES.items():
-        if filename.endswith(suffix):
-            return content_type
-    return "application/octet-stream"
 
 
 def download(request: Request, package: Package) -> Response:

@@ -62,6 +62,16 @@ def test_list_sees_only_the_prefix(azure_settings):
     assert [p.filename for p in storage.list()] == [FILENAME]
 
 
+@pytest.mark.parametrize(
+    ("filename", "content_type"),
+    [(FILENAME, "application/zip"), ("mypkg-1.0.tar.gz", "application/gzip")],
+)
+def test_blobs_have_the_distributions_content_type(azure_storage, filename, content_type):
+    azure_storage.upload(package(filename), io.BytesIO(b"x"))
+    blob = azure_storage.container.get_blob_client(azure_storage.key_for(package(filename)))
+    assert blob.get_blob_properties().content_settings.content_type == content_type
+
+
 def test_facts_are_blob_metadata_with_identifier_keys_and_ascii_values(azure_storage):
     pkg = package(requires_python=">=3.8", yanked=True, yanked_reason="broken")
     pkg.summary = "Ünïcode — summary ✓"
@@ -209,7 +219,20 @@ def test_every_setting_is_read(azure_settings):
     )
     storage = AzureBlobStorage.from_settings(settings)
     settings.check_unused()
-    assert (storage.prefix, storage.expire_after) == ("p/", 60)
+    assert (storage.options.prefix, storage.options.expire_after) == ("p/", 60)
+
+
+def test_sas_urls_may_outlive_a_week(azure_settings):
+    storage = build(azure_settings, **{"storage.expire_after": str(30 * 86400)})
+    assert storage.options.expire_after == 30 * 86400
+
+
+def test_prepend_hash_is_not_an_azure_setting(azure_settings):
+    settings = Settings({**azure_settings, "storage.prepend_hash": "true"}, environ={})
+    AzureBlobStorage.from_settings(settings)
+    with pytest.raises(ConfigError) as error:
+        settings.check_unused()
+    assert error.value.key == "storage.prepend_hash"
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ freshly built Storage (see tests/fixtures/).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import threading
@@ -56,6 +57,34 @@ def test_upload_then_list_round_trips_the_facts(storage):
     assert read_all(storage, listed) == b"hello"
 
 
+@pytest.mark.parametrize("overwrite", [False, True], ids=["new", "overwrite"])
+def test_upload_returns_the_time_list_reports(storage, overwrite):
+    if overwrite:
+        storage.upload(make_package(), io.BytesIO(b"first"))
+    # An old time in the argument: the returned one must be the store's, not a copy of it.
+    package = make_package()
+    package.last_modified = dt.datetime(2001, 2, 3, tzinfo=dt.UTC)
+    stored = storage.upload(package, io.BytesIO(b"hello"), overwrite=overwrite)
+    [listed] = storage.list()
+    assert stored.last_modified == listed.last_modified
+    assert stored.last_modified.year > 2001
+    assert (stored.filename, stored.summary, stored.data) == (
+        package.filename,
+        package.summary,
+        package.data,
+    )
+
+
+def test_upload_leaves_its_argument_unchanged(storage):
+    package = make_package()
+    before = copy.deepcopy(package)
+    stored = storage.upload(package, io.BytesIO(b"hello"))
+    assert package == before
+    assert stored is not package and stored.data is not package.data
+    stored.data["yanked"] = True  # the caller may change what it got back...
+    assert package == before  # ...without touching what it passed in
+
+
 def test_non_ascii_summary_survives(storage):
     package = make_package(summary="Ünïcode — summary ✓")
     package.summary = "Ünïcode — summary ✓"
@@ -102,8 +131,7 @@ def test_concurrent_uploads_leave_exactly_one(storage):
 
 
 def test_update_metadata_records_a_yank(storage):
-    package = make_package()
-    storage.upload(package, io.BytesIO(b"x"))
+    package = storage.upload(make_package(), io.BytesIO(b"x"))
     package.data.update(yanked=True, yanked_reason="broken build")
     storage.update_metadata(package)
     [listed] = list(storage.list())
@@ -113,8 +141,7 @@ def test_update_metadata_records_a_yank(storage):
 
 
 def test_unyank_removes_the_reason_and_the_upload_time_stays(storage):
-    package = make_package()
-    storage.upload(package, io.BytesIO(b"x"))
+    package = storage.upload(make_package(), io.BytesIO(b"x"))
     [before] = storage.list()
     package.data.update(yanked=True, yanked_reason="broken")
     storage.update_metadata(package)

@@ -94,6 +94,17 @@ def test_facts_are_custom_metadata_with_utf8_values(gcs_storage):
     assert listed.size == 5  # from the object, as the metadata has none
 
 
+@pytest.mark.parametrize(
+    ("filename", "content_type"),
+    [(FILENAME, "application/zip"), ("mypkg-1.0.tar.gz", "application/gzip")],
+)
+def test_objects_have_the_distributions_content_type(gcs_storage, filename, content_type):
+    gcs_storage.upload(package(filename), io.BytesIO(b"x"))
+    assert gcs_storage.bucket.get_blob(gcs_storage.key_for(package(filename))).content_type == (
+        content_type
+    )
+
+
 def test_value_that_looks_encoded_reads_back_unchanged(gcs_storage):
     pkg = package()
     pkg.summary = "=?utf-8?b?aGVsbG8=?="
@@ -269,7 +280,7 @@ def test_every_setting_is_read(gcs_settings):
     )
     storage = GoogleCloudStorage.from_settings(settings)
     settings.check_unused()
-    assert (storage.prefix, storage.expire_after, storage.client.project) == (
+    assert (storage.options.prefix, storage.options.expire_after, storage.client.project) == (
         "p/",
         60,
         "my-project",
@@ -288,6 +299,7 @@ def test_missing_bucket_setting_names_the_key(gcs_settings):
     [
         ("storage.expire_after", "soon"),
         ("storage.expire_after", "0"),
+        ("storage.expire_after", "604801"),  # V4 signed URLs last at most seven days
         ("storage.prepend_hash", "maybe"),
         ("storage.redirect_urls", "perhaps"),
         ("storage.gcp_use_iam_signer", "sometimes"),

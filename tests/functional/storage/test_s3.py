@@ -129,6 +129,16 @@ def test_list_only_looks_under_the_prefix(make_storage, s3_client):
     assert [p.filename for p in storage.list()] == [FILENAME]
 
 
+@pytest.mark.parametrize(
+    ("filename", "content_type"),
+    [(FILENAME, "application/zip"), ("mypkg-1.0.tar.gz", "application/gzip")],
+)
+def test_objects_have_the_distributions_content_type(s3_storage, s3_client, filename, content_type):
+    s3_storage.upload(make_package(filename), io.BytesIO(b"x"))
+    key = s3_storage.key_for(make_package(filename))
+    assert s3_client.head_object(Bucket=s3_storage.bucket, Key=key)["ContentType"] == content_type
+
+
 def test_metadata_is_the_original_layout(s3_storage, s3_client):
     s3_storage.upload(make_package(requires_python=">=3.8"), io.BytesIO(b"x"))
     head = s3_client.head_object(Bucket=s3_storage.bucket, Key=s3_storage.key_for(make_package()))
@@ -198,10 +208,9 @@ def test_metadata_stays_within_the_s3_limit(s3_storage, s3_client):
 
 
 def test_yank_keeps_the_upload_time(s3_storage):
-    package = make_package()
-    s3_storage.upload(package, io.BytesIO(b"x"))
+    stored = s3_storage.upload(make_package(), io.BytesIO(b"x"))
     [before] = s3_storage.list()
-    assert package.last_modified == before.last_modified  # upload() reports S3's time
+    assert stored.last_modified == before.last_modified  # upload() reports S3's time
     time.sleep(1.1)  # LastModified has one-second resolution
     before.data.update(yanked=True, yanked_reason="oops")
     s3_storage.update_metadata(before)
