@@ -8,6 +8,7 @@ import logging
 from pypicloud.access import Access
 from pypicloud.access.base import unknown_users
 from pypicloud.access.passwords import PasswordHasher
+from pypicloud.accounts import AccountOptions, AccountService, tokens_from
 from pypicloud.cache import Cache, cache_from_settings
 from pypicloud.packages import PackageOptions, PackageService
 from pypicloud.pages import PageCache
@@ -44,6 +45,7 @@ class Services:
     authenticator: Authenticator
     security: SecurityPolicy
     passwords: PasswordHasher
+    accounts: AccountService
     pages: PageCache
     options: ServerOptions
 
@@ -52,10 +54,14 @@ class Services:
         storage = storage_from_settings(settings)
         cache = cache_from_settings(settings)
         access = Access.from_settings(settings)
-        tokens: TokenStore = NoTokens()
+        tokens: TokenStore = tokens_from(access.backend, cache) or NoTokens()
         packages = PackageService(storage, cache, PackageOptions.from_settings(settings))
         ttl = settings.int("auth.cache_seconds", 60, minimum=0)
         authenticator = Authenticator(access, tokens, CredentialCache(ttl=float(ttl or 0)))
+        passwords = PasswordHasher.from_settings(settings)
+        accounts = AccountService(
+            access, authenticator, tokens, passwords, AccountOptions.from_settings(settings)
+        )
         services = cls(
             storage=storage,
             cache=cache,
@@ -64,7 +70,8 @@ class Services:
             packages=packages,
             authenticator=authenticator,
             security=SecurityPolicy(authenticator),
-            passwords=PasswordHasher.from_settings(settings),
+            passwords=passwords,
+            accounts=accounts,
             pages=PageCache(),
             options=ServerOptions.from_settings(settings),
         )

@@ -29,8 +29,6 @@ TOLERATED_KEYS = frozenset(
         "pypi.use_json_scraper",
         "pypi.download_url",
         "db.graceful_reload",
-        "auth.signing_key",
-        "auth.token_expire",
     }
 )
 

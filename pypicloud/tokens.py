@@ -12,9 +12,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import secrets
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 TOKEN_USERNAME = "__token__"
+SECRET_PREFIX = "ppc_"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,6 +29,9 @@ class ApiToken:
     projects: frozenset[str] | None = None  # normalized names
     upload: bool = False  # read only unless true
     expires: dt.datetime | None = None
+    description: str = ""
+    created: dt.datetime | None = None
+    last_used: dt.datetime | None = None
 
     @property
     def unrestricted(self) -> bool:
@@ -46,6 +52,15 @@ def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+def new_secret() -> str:
+    """A token's secret: 256 random bits, recognisable by its prefix (secret scanners)."""
+    return SECRET_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_token_id() -> str:
+    return secrets.token_hex(8)
+
+
 @runtime_checkable
 class TokenStore(Protocol):
     def verify_token(self, secret: str) -> ApiToken | None:
@@ -55,6 +70,37 @@ class TokenStore(Protocol):
 
     def version(self) -> int:
         """Changes whenever a token is created or revoked (see AccessBackend.version)."""
+        ...
+
+
+@runtime_checkable
+class MutableTokenStore(TokenStore, Protocol):
+    """A store that can issue and revoke tokens (the REST API and the web UI call it)."""
+
+    def create(
+        self,
+        username: str,
+        *,
+        projects: Iterable[str] | None = None,
+        upload: bool = False,
+        expires: dt.datetime | None = None,
+        description: str = "",
+    ) -> tuple[str, ApiToken]:
+        """Issue a token; the secret is returned once and never stored."""
+        ...
+
+    def list(self, username: str | None = None) -> list[ApiToken]:
+        """Tokens of one user, or of everyone (admins)."""
+        ...
+
+    def get(self, token_id: str) -> ApiToken | None: ...
+
+    def revoke(self, token_id: str) -> bool:
+        """Remove a token; False when there was none with that id."""
+        ...
+
+    def revoke_all(self, username: str) -> int:
+        """Remove every token of a user (deleted users keep none)."""
         ...
 
 

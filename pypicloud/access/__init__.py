@@ -11,6 +11,9 @@ BACKENDS = {
     "config": "pypicloud.access.config:ConfigAccess",
     "pypicloud.access.ConfigAccessBackend": "pypicloud.access.config:ConfigAccess",
     "pypicloud.access.config.ConfigAccessBackend": "pypicloud.access.config:ConfigAccess",
+    "sql": "pypicloud.access.sql:SQLAccess",
+    "pypicloud.access.SQLAccessBackend": "pypicloud.access.sql:SQLAccess",
+    "pypicloud.access.sql.SQLAccessBackend": "pypicloud.access.sql:SQLAccess",
 }
 
 __all__ = [

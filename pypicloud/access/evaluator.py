@@ -104,6 +104,10 @@ class VersionWatch:
         self._checked = time.monotonic()
         self._lock = threading.Lock()
 
+    def expire(self) -> None:
+        """Ask again at the next call (this process made a change)."""
+        self._checked = float("-inf")
+
     def current(self) -> int:
         now = time.monotonic()
         if now - self._checked < self.interval:

@@ -1,0 +1,185 @@
+"""API tokens in a SQL database: the sql access database, or the package database.
+
+Only each token's sha256 is stored (a token carries 256 random bits, so a fast hash is
+enough, and verifying costs one indexed lookup). ``last_used`` is written at most once a
+minute per token, so pip's request per file does not become a write per file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from packaging.utils import canonicalize_name
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+from pypicloud.schema import migrate
+from pypicloud.tokens import ApiToken, MutableTokenStore, new_secret, new_token_id, token_digest
+
+LAST_USED_PRECISION = dt.timedelta(minutes=1)
+
+metadata = MetaData()
+tokens = Table(
+    "pypicloud_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("username", String(255), nullable=False, index=True),
+    Column("projects", Text()),  # JSON list of normalized names; NULL means every project
+    Column("upload", Boolean(), nullable=False),
+    Column("description", Text()),
+    Column("created", DateTime(), nullable=False),
+    Column("expires", DateTime()),
+    Column("last_used", DateTime()),
+)
+serial = Table(
+    "pypicloud_token_serial",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("value", BigInteger, nullable=False),
+)
+
+
+def _create_tables(conn: Connection) -> None:
+    metadata.create_all(conn)
+    if conn.execute(select(serial.c.value)).first() is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(serial).values(id=1, value=0))
+        except IntegrityError:
+            pass
+
+
+MIGRATIONS = [_create_tables]
+
+
+def _naive(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.replace(microsecond=0)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    return value.replace(tzinfo=dt.UTC) if value is not None else None
+
+
+def _token(row: Any) -> ApiToken:
+    projects = json.loads(row.projects) if row.projects else None
+    return ApiToken(
+        token_id=row.token_id,
+        username=row.username,
+        projects=frozenset(projects) if projects is not None else None,
+        upload=bool(row.upload),
+        expires=_aware(row.expires),
+        description=row.description or "",
+        created=_aware(row.created),
+        last_used=_aware(row.last_used),
+    )
+
+
+class SQLTokenStore:
+    """Tokens in one database, shared by every request thread."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        migrate(engine, "tokens", MIGRATIONS)
+
+    def verify_token(self, secret: str) -> ApiToken | None:
+        digest = token_digest(secret)
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tokens).where(tokens.c.digest == digest)).first()
+        if row is None:
+            return None
+        token = _token(row)
+        now = dt.datetime.now(dt.UTC)
+        if token.last_used is None or now - token.last_used >= LAST_USED_PRECISION:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(tokens)
+                    .where(tokens.c.token_id == token.token_id)
+                    .values(last_used=_naive(now))
+                )
+        return token
+
+    def version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(serial.c.value)).scalar_one())
+
+    def _change(self, conn: Connection) -> None:
+        conn.execute(update(serial).values(value=serial.c.value + 1))
+
+    def create(
+        self,
+        username: str,
+        *,
+        projects: Iterable[str] | None = None,
+        upload: bool = False,
+        expires: dt.datetime | None = None,
+        description: str = "",
+    ) -> tuple[str, ApiToken]:
+        secret = new_secret()
+        names = sorted({canonicalize_name(p) for p in projects}) if projects is not None else None
+        values = {
+            "token_id": new_token_id(),
+            "digest": token_digest(secret),
+            "username": username,
+            "projects": json.dumps(names) if names is not None else None,
+            "upload": upload,
+            "description": description,
+            "created": _naive(dt.datetime.now(dt.UTC)),
+            "expires": _naive(expires),
+            "last_used": None,
+        }
+        with self.engine.begin() as conn:
+            conn.execute(insert(tokens).values(**values))
+            self._change(conn)
+            row = conn.execute(select(tokens).where(tokens.c.token_id == values["token_id"]))
+            return secret, _token(row.one())
+
+    def list(self, username: str | None = None) -> list[ApiToken]:
+        query = select(tokens).order_by(tokens.c.created, tokens.c.token_id)
+        if username is not None:
+            query = query.where(tokens.c.username == username)
+        with self.engine.connect() as conn:
+            return [_token(row) for row in conn.execute(query)]
+
+    def get(self, token_id: str) -> ApiToken | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tokens).where(tokens.c.token_id == token_id)).first()
+        return _token(row) if row else None
+
+    def revoke(self, token_id: str) -> bool:
+        with self.engine.begin() as conn:
+            done = conn.execute(delete(tokens).where(tokens.c.token_id == token_id)).rowcount
+            self._change(conn)
+        return bool(done)
+
+    def revoke_all(self, username: str) -> int:
+        with self.engine.begin() as conn:
+            done = conn.execute(delete(tokens).where(tokens.c.username == username)).rowcount
+            self._change(conn)
+        return int(done or 0)
+
+
+if TYPE_CHECKING:
+    _conforms: type[MutableTokenStore] = SQLTokenStore

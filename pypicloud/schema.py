@@ -1,0 +1,70 @@
+"""A small, tested schema versioning mechanism for our SQL tables.
+
+Each component (``access``, ``tokens``...) has an ordered list of migration steps; the
+number applied is kept in ``pypicloud_schema``. At start-up the missing steps run in order,
+so a later release changes its tables in place. Steps must be idempotent (a step that
+creates tables creates only what is missing), because two processes may start at once and
+MySQL commits DDL immediately; the version row only ever moves forward.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+log = logging.getLogger(__name__)
+
+Step = Callable[[Connection], None]
+
+_metadata = MetaData()
+versions = Table(
+    "pypicloud_schema",
+    _metadata,
+    Column("component", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+)
+
+
+def current_version(engine: Engine, component: str) -> int:
+    _metadata.create_all(engine)
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(versions.c.version).where(versions.c.component == component)
+        ).scalar()
+    return int(found or 0)
+
+
+def migrate(engine: Engine, component: str, steps: Sequence[Step]) -> int:
+    """Apply the steps not applied yet; return the version the schema is at."""
+    version = current_version(engine, component)
+    if version > len(steps):
+        raise RuntimeError(
+            f"the {component} tables are at version {version}, newer than this release "
+            f"knows ({len(steps)}): upgrade pypicloud"
+        )
+    for number, step in enumerate(steps[version:], start=version + 1):
+        with engine.begin() as conn:
+            step(conn)
+            _record(conn, component, number)
+        log.info("%s schema migrated to version %d", component, number)
+    return len(steps)
+
+
+def _record(conn: Connection, component: str, number: int) -> None:
+    where = versions.c.component == component
+    moved = conn.execute(
+        update(versions).where(where, versions.c.version < number).values(version=number)
+    )
+    if moved.rowcount:
+        return
+    exists = conn.execute(select(versions.c.version).where(where)).scalar()
+    if exists is None:
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(versions).values(component=component, version=number))
+        except IntegrityError:
+            pass  # another process recorded it meanwhile
