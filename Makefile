@@ -31,9 +31,11 @@ serve: $(VENV)/.installed
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check pypicloud tests
+	$(BIN)/mypy
 
 test: $(VENV)/.test-installed $(AZURITE)
 	$(BIN)/ruff check pypicloud tests
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 clean:

@@ -16,5 +16,5 @@ __all__ = ["Access", "access_from_settings"]
 
 
 def access_from_settings(settings: Settings) -> Access:
-    cls = load_backend(settings, "pypi.auth", BACKENDS, "config")
+    cls = load_backend(settings, "pypi.auth", BACKENDS, "config", kind=Access)
     return cls.from_settings(settings)

@@ -31,8 +31,8 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, SQLAlchemyError
 
 from pypicloud.cache.base import (
     AlreadyCached,
@@ -41,6 +41,7 @@ from pypicloud.cache.base import (
     ProjectSummary,
     summarize,
 )
+from pypicloud.extras import install_hint
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
 from pypicloud.versions import newest_first
@@ -77,6 +78,14 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
         value = value.astimezone(dt.UTC).replace(tzinfo=None)
     return value
+
+
+def _shown(url: str) -> str:
+    """The URL for an error message: never its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -126,8 +135,11 @@ class SQLCache(CacheDefaults):
         try:
             engine = make_engine(url)
             return cls(engine)
-        except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise ConfigError("db.url", f"cannot open {url!r}: {exc}") from exc
+        except ImportError as exc:  # the URL's driver is not installed
+            problem = f"cannot open {_shown(url)!r}: {exc}{install_hint(exc)}"
+            raise ConfigError("db.url", problem) from exc
+        except (SQLAlchemyError, ValueError) as exc:
+            raise ConfigError("db.url", f"cannot open {_shown(url)!r}: {exc}") from exc
 
     # -- reading -----------------------------------------------------------------------
 
