@@ -258,6 +258,7 @@ class SQLCache(CacheDefaults):
                 )
         return len(rows)
 
+
 def create_schema(engine: Engine, attempts: int = 5) -> None:
     """Create what is missing, tolerating other servers starting on the same database.
 

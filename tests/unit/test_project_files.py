@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import importlib.metadata
+import os
 import shutil
 import subprocess
 import tomllib
@@ -62,17 +63,19 @@ def test_every_pyramid_setting_has_a_reader(ini):
     assert [k for k in keys if k not in PYRAMID_KEYS_READ] == []
 
 
-def make_serve(*arguments: str, env: dict[str, str] | None = None) -> str:
+def make_serve(*arguments: str, **environment: str) -> str:
+    """What ``make serve`` would run (``make -n``), outside any make that runs the tests."""
     make = shutil.which("make")
     if make is None:
         pytest.skip("make is not installed")
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     result = subprocess.run(
-        [make, "-n", "serve", *arguments],
+        [make, "--no-print-directory", "-n", "serve", *arguments],
         cwd=ROOT,
         capture_output=True,
         text=True,
         check=True,
-        env=env,
+        env={**env, **environment},
     )
     return " ".join(result.stdout.split())
 
@@ -85,9 +88,7 @@ def test_make_serve_passes_host_and_port():
 
 
 def test_make_serve_ignores_host_and_port_in_the_environment():
-    import os
-
-    command = make_serve(env={**os.environ, "HOST": "somebox", "PORT": "1"})
+    command = make_serve(HOST="somebox", PORT="1")
     assert command.endswith("pserve development.ini")
 
 
