@@ -1,4 +1,5 @@
-# `make serve`: install and serve on http://localhost:6543 (file storage, SQLite).
+# `make serve`: install and serve on http://localhost:6543 (file storage, SQLite);
+#   `make serve HOST=0.0.0.0 PORT=8080` listens elsewhere.
 # `make test`: install everything the tests need, then run the whole suite.
 
 PYTHON ?= python3
@@ -26,14 +27,21 @@ $(AZURITE):
 	@command -v npm >/dev/null || { $(APT) update && $(APT) install -y nodejs npm; }
 	npm install --prefix .tools --no-audit --no-fund --loglevel=error azurite@3
 
+# HOST and PORT count only on make's command line: tcsh exports HOST (the machine's name)
+# and hosting platforms export PORT, which must not move the server silently.
+from_command_line = $(if $(filter command line,$(origin $(1))),$(2)=$($(1)))
+SERVE_VARS = $(call from_command_line,HOST,host) $(call from_command_line,PORT,port)
+
 serve: $(VENV)/.installed
-	$(BIN)/pserve development.ini
+	$(BIN)/pserve development.ini $(SERVE_VARS)
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check pypicloud tests
+	$(BIN)/mypy
 
 test: $(VENV)/.test-installed $(AZURITE)
 	$(BIN)/ruff check pypicloud tests
+	$(BIN)/mypy
 	$(BIN)/pytest
 
 clean:

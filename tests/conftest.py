@@ -3,6 +3,7 @@
 pytest_plugins = [
     "tests.fixtures.files",
     "tests.fixtures.databases",
+    "tests.fixtures.caches",
     "tests.fixtures.s3",
     "tests.fixtures.gcs",
     "tests.fixtures.azure",

@@ -28,7 +28,7 @@ __all__ = [
 
 
 def backend_from_settings(settings: Settings) -> AccessBackend:
-    cls = load_backend(settings, "pypi.auth", BACKENDS, "config")
+    cls = load_backend(settings, "pypi.auth", BACKENDS, "config", kind=AccessBackend)
     return cls.from_settings(settings)
 
 

@@ -16,5 +16,5 @@ __all__ = ["AlreadyCached", "Cache", "cache_from_settings"]
 
 
 def cache_from_settings(settings: Settings) -> Cache:
-    cls = load_backend(settings, "pypi.db", BACKENDS, "sql")
+    cls = load_backend(settings, "pypi.db", BACKENDS, "sql", kind=Cache)
     return cls.from_settings(settings)

@@ -6,15 +6,29 @@ server process can cache rendered pages and answer conditional requests coherent
 
 from __future__ import annotations
 
+import abc
+import dataclasses
+import datetime as dt
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 from pypicloud.models import Package
 from pypicloud.settings import Settings
+from pypicloud.versions import newest_first
 
 
 class AlreadyCached(Exception):
     """``add`` found a record for the filename already."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectSummary:
+    """One project in the listing: the newest file's version and summary, the latest upload."""
+
+    name: str
+    summary: str | None
+    stable: str
+    last_modified: dt.datetime
 
 
 @runtime_checkable
@@ -38,8 +52,8 @@ class Cache(Protocol):
         """Every project name, sorted."""
         ...
 
-    def summary(self) -> list[dict]:
-        """One row per project: name, summary, last_modified, stable version."""
+    def summary(self) -> list[ProjectSummary]:
+        """One row per project, sorted by name."""
         ...
 
     def add(self, package: Package) -> None:
@@ -50,24 +64,86 @@ class Cache(Protocol):
         """Insert or replace a record."""
         ...
 
-    def delete(self, package: Package) -> None: ...
+    def delete(self, package: Package) -> None:
+        """Drop a record and its core metadata; an unknown filename is not an error."""
+        ...
 
     def clear_all(self) -> None: ...
 
     def reload_from_storage(self, packages: Iterable[Package]) -> int:
-        """Replace every record with ``packages`` in one go; return how many."""
+        """Replace every record with ``packages`` in one go; return how many.
+
+        Core metadata of a file no longer among ``packages`` goes too.
+        """
         ...
 
     def is_empty(self) -> bool: ...
 
     def serial(self) -> int:
-        """A number that changes whenever any record changes."""
+        """A number that changes whenever any record changes and never goes backwards."""
         ...
 
     def core_metadata(self, filename: str) -> bytes | None:
         """The METADATA/PKG-INFO bytes stored for a file, if known."""
         ...
 
-    def save_core_metadata(self, filename: str, content: bytes) -> None: ...
+    def save_core_metadata(self, filename: str, content: bytes) -> None:
+        """Remember a file's core metadata (a fill, not a change of its record)."""
+        ...
 
     def check_health(self) -> tuple[bool, str]: ...
+
+
+def summarize(packages: Iterable[Package]) -> list[ProjectSummary]:
+    """The ``summary()`` rows of a set of records, by name."""
+    by_name: dict[str, list[Package]] = {}
+    for package in packages:
+        by_name.setdefault(package.name, []).append(package)
+    rows = []
+    for name in sorted(by_name):
+        files = newest_first(by_name[name])
+        rows.append(
+            ProjectSummary(
+                name=name,
+                summary=files[0].summary,
+                stable=files[0].version,
+                last_modified=max(p.last_modified for p in files),
+            )
+        )
+    return rows
+
+
+class CacheDefaults(abc.ABC):
+    """What every backend can derive from its primitives, so a new backend writes only those.
+
+    A backend overrides a method here only when it has a faster way (SQL's summary query).
+    """
+
+    @abc.abstractmethod
+    def all_packages(self) -> list[Package]: ...
+
+    @abc.abstractmethod
+    def distinct(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    def reload_from_storage(self, packages: Iterable[Package]) -> int: ...
+
+    @abc.abstractmethod
+    def serial(self) -> int: ...
+
+    def summary(self) -> list[ProjectSummary]:
+        return summarize(self.all_packages())
+
+    def is_empty(self) -> bool:
+        return not self.distinct()
+
+    def clear_all(self) -> None:
+        self.reload_from_storage([])
+
+    def check_health(self) -> tuple[bool, str]:
+        """Healthy when the serial can be read: it is one round trip on every backend."""
+        try:
+            self.serial()
+        except Exception as exc:  # any failure of the backend's client means unhealthy
+            return False, str(exc) or type(exc).__name__
+        return True, ""

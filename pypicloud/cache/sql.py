@@ -10,8 +10,9 @@ import contextlib
 import datetime as dt
 import json
 import os
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -30,10 +31,17 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, SQLAlchemyError
 
-from pypicloud.cache.base import AlreadyCached
+from pypicloud.cache.base import (
+    AlreadyCached,
+    Cache,
+    CacheDefaults,
+    ProjectSummary,
+    summarize,
+)
+from pypicloud.extras import install_hint
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
 from pypicloud.versions import newest_first
@@ -72,6 +80,18 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
     return value
 
 
+def _shown(url: str) -> str:
+    """The URL for an error message: never its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC)
+
+
 def _row_to_package(row: Any) -> Package:
     try:
         data = json.loads(row.data) if row.data else {}
@@ -81,7 +101,7 @@ def _row_to_package(row: Any) -> Package:
         name=row.name,
         version=row.version,
         filename=row.filename,
-        last_modified=row.last_modified.replace(tzinfo=dt.UTC),
+        last_modified=_aware(row.last_modified),
         summary=row.summary,
         data=data if isinstance(data, dict) else {},
     )
@@ -98,16 +118,12 @@ def _package_to_row(package: Package) -> dict[str, Any]:
     }
 
 
-class SQLCache:
+class SQLCache(CacheDefaults):
     """Package records in a relational database, shared by every thread of the process."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)  # creates only what is missing
-        with engine.begin() as conn:
-            if conn.execute(select(serial_table.c.value)).first() is None:
-                with contextlib.suppress(IntegrityError):  # another process got there first
-                    conn.execute(insert(serial_table).values(id=1, value=0))
+        create_schema(engine)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SQLCache:
@@ -119,8 +135,11 @@ class SQLCache:
         try:
             engine = make_engine(url)
             return cls(engine)
-        except (SQLAlchemyError, ImportError, ValueError) as exc:
-            raise ConfigError("db.url", f"cannot open {url!r}: {exc}") from exc
+        except ImportError as exc:  # the URL's driver is not installed
+            problem = f"cannot open {_shown(url)!r}: {exc}{install_hint(exc)}"
+            raise ConfigError("db.url", problem) from exc
+        except (SQLAlchemyError, ValueError) as exc:
+            raise ConfigError("db.url", f"cannot open {_shown(url)!r}: {exc}") from exc
 
     # -- reading -----------------------------------------------------------------------
 
@@ -143,7 +162,8 @@ class SQLCache:
             names = conn.execute(select(packages.c.name).distinct()).scalars().all()
         return sorted(names)
 
-    def summary(self) -> list[dict]:
+    def summary(self) -> list[ProjectSummary]:
+        """Faster than the default: reads neither the data column nor any JSON."""
         columns = (
             packages.c.name,
             packages.c.version,
@@ -153,29 +173,10 @@ class SQLCache:
         )
         with self.engine.connect() as conn:
             rows = conn.execute(select(*columns)).all()
-        by_name: dict[str, list[Package]] = {}
-        for row in rows:
-            by_name.setdefault(row.name, []).append(
-                Package(
-                    row.name,
-                    row.version,
-                    row.filename,
-                    row.last_modified.replace(tzinfo=dt.UTC),
-                    row.summary,
-                )
-            )
-        result = []
-        for name in sorted(by_name):
-            files = newest_first(by_name[name])
-            result.append(
-                {
-                    "name": name,
-                    "summary": files[0].summary,
-                    "stable": files[0].version,
-                    "last_modified": max(p.last_modified for p in files),
-                }
-            )
-        return result
+        return summarize(
+            Package(row.name, row.version, row.filename, _aware(row.last_modified), row.summary)
+            for row in rows
+        )
 
     def is_empty(self) -> bool:
         with self.engine.connect() as conn:
@@ -194,50 +195,56 @@ class SQLCache:
 
     # -- writing -----------------------------------------------------------------------
 
-    @staticmethod
-    def _bump(conn: Any) -> None:
-        conn.execute(update(serial_table).values(value=serial_table.c.value + 1))
+    @contextlib.contextmanager
+    def _writing(self, *, bump: bool = True) -> Iterator[Connection]:
+        """A write transaction that first locks the one serial row.
+
+        Every writer queues on that row before touching a table, so writers never take
+        locks in different orders: InnoDB's gap locks otherwise deadlock two concurrent
+        saves of new filenames, or a save and a reload.
+        """
+        step = 1 if bump else 0  # a no-op update still takes the lock (SQLite: the write lock)
+        with self.engine.begin() as conn:
+            conn.execute(update(serial_table).values(value=serial_table.c.value + step))
+            yield conn
 
     def add(self, package: Package) -> None:
         try:
-            with self.engine.begin() as conn:
+            with self._writing() as conn:
                 conn.execute(insert(packages).values(**_package_to_row(package)))
-                self._bump(conn)
         except IntegrityError:
             raise AlreadyCached(package.filename) from None
 
     def save(self, package: Package) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(delete(packages).where(packages.c.filename == package.filename))
             conn.execute(insert(packages).values(**_package_to_row(package)))
-            self._bump(conn)
 
     def save_core_metadata(self, filename: str, content: bytes) -> None:
-        with self.engine.begin() as conn:
+        with self._writing(bump=False) as conn:  # a fill: no page changes
             conn.execute(
                 delete(core_metadata_table).where(core_metadata_table.c.filename == filename)
             )
             conn.execute(insert(core_metadata_table).values(filename=filename, content=content))
 
     def delete(self, package: Package) -> None:
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(delete(packages).where(packages.c.filename == package.filename))
             conn.execute(
                 delete(core_metadata_table).where(
                     core_metadata_table.c.filename == package.filename
                 )
             )
-            self._bump(conn)
 
     def clear_all(self) -> None:
-        with self.engine.begin() as conn:
+        """Faster than the default: no list of core-metadata filenames to keep."""
+        with self._writing() as conn:
             conn.execute(delete(packages))
             conn.execute(delete(core_metadata_table))
-            self._bump(conn)
 
     def reload_from_storage(self, stored: Iterable[Package]) -> int:
         rows = [_package_to_row(p) for p in stored]
-        with self.engine.begin() as conn:
+        with self._writing() as conn:
             conn.execute(delete(packages))
             if rows:
                 conn.execute(insert(packages), rows)
@@ -249,15 +256,28 @@ class SQLCache:
                 conn.execute(
                     delete(core_metadata_table).where(core_metadata_table.c.filename.in_(gone))
                 )
-            self._bump(conn)
         return len(rows)
 
-    def check_health(self) -> tuple[bool, str]:
+
+def create_schema(engine: Engine, attempts: int = 5) -> None:
+    """Create what is missing, tolerating other servers starting on the same database.
+
+    Several processes starting at once on an empty database race to create the same
+    tables; the losers' CREATE fails (or, on PostgreSQL, collides in the catalog). The
+    tables then exist, so trying again finds nothing left to do.
+    """
+    for attempt in range(1, attempts + 1):
         try:
-            self.serial()
-        except SQLAlchemyError as exc:
-            return False, str(exc)
-        return True, ""
+            metadata.create_all(engine)  # creates only what is missing
+            break
+        except DatabaseError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)
+    # The suppress is outside: a failed insert aborts a PostgreSQL transaction.
+    with contextlib.suppress(IntegrityError), engine.begin() as conn:  # another server won
+        if conn.execute(select(serial_table.c.value)).first() is None:
+            conn.execute(insert(serial_table).values(id=1, value=0))
 
 
 def make_engine(url: str) -> Engine:
@@ -275,3 +295,7 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+
+
+if TYPE_CHECKING:
+    _conforms: type[Cache] = SQLCache  # mypy checks the class against the Protocol here

@@ -24,5 +24,5 @@ __all__ = ["FileExists", "PackageNotStored", "Storage", "storage_from_settings"]
 
 
 def storage_from_settings(settings: Settings) -> Storage:
-    cls = load_backend(settings, "pypi.storage", BACKENDS, "file")
+    cls = load_backend(settings, "pypi.storage", BACKENDS, "file", kind=Storage)
     return cls.from_settings(settings)

@@ -42,7 +42,7 @@ def write_ini(path: Path, port: int, extra: dict[str, str]) -> None:
     )
     path.write_text(
         f"[app:main]\n{app}\n\n"
-        f"[server:main]\nuse = egg:waitress#main\nlisten = 127.0.0.1:{port}\nthreads = 8\n\n"
+        f"[server:main]\nuse = egg:pypicloud#main\nlisten = 127.0.0.1:{port}\nthreads = 8\n\n"
         "[loggers]\nkeys = root\n[handlers]\nkeys = console\n[formatters]\nkeys = plain\n"
         "[logger_root]\nlevel = INFO\nhandlers = console\n"
         "[handler_console]\nclass = StreamHandler\nargs = (sys.stderr,)\nformatter = plain\n"

@@ -1,115 +1,148 @@
-"""The SQL package database on SQLite, PostgreSQL and MariaDB (real servers)."""
+"""What only the SQL cache has: the original table, engine options, start-up, settings.
+
+The behaviour every cache shares is in test_contract.py.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 
 import pytest
+import sqlalchemy as sa
 
-from pypicloud.cache import AlreadyCached
+from pypicloud.cache.base import CacheDefaults
 from pypicloud.cache.sql import SQLCache, make_engine
 from pypicloud.models import Package
+from pypicloud.settings import ConfigError, Settings
+
+# The original pypicloud's table, as its SQLAlchemy model created it.
+ORIGINAL_TABLE = (
+    "CREATE TABLE packages (filename VARCHAR(255) NOT NULL PRIMARY KEY, "
+    "name VARCHAR(255) NOT NULL, version VARCHAR(1000) NOT NULL, "
+    "last_modified {datetime} NOT NULL, summary TEXT, data TEXT)"
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def cache(request) -> SQLCache:
-    url = request.getfixturevalue(f"{request.param}_url")
+def url(request) -> str:
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+@pytest.fixture
+def engine(url):
     engine = make_engine(url)
-    yield SQLCache(engine)
+    yield engine
     engine.dispose()
 
 
-def package(filename: str, version: str = "1.0", name: str = "pkg", **data) -> Package:
-    return Package(
-        name,
-        version,
-        filename,
-        summary=f"summary {version}",
-        last_modified=dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
-        data={"hash_sha256": "ab" * 32, **data},
+def test_the_original_table_is_used_as_is(engine):
+    datetime = "TIMESTAMP WITHOUT TIME ZONE" if engine.dialect.name == "postgresql" else "DATETIME"
+    with engine.begin() as conn:
+        conn.execute(sa.text(ORIGINAL_TABLE.format(datetime=datetime)))
+        conn.execute(sa.text("CREATE INDEX ix_packages_name ON packages (name)"))
+        conn.execute(
+            sa.text("INSERT INTO packages VALUES (:f, :n, :v, :m, :s, :d)"),
+            [
+                {
+                    "f": "legacy-2.0.tar.gz",
+                    "n": "legacy",
+                    "v": "2.0",
+                    "m": dt.datetime(2020, 1, 2, 3, 4, 5),
+                    "s": "From the original",
+                    "d": json.dumps({"hash_sha256": "ab" * 32, "hash_md5": "cd" * 16}),
+                },
+                {
+                    "f": "odd-1.0.tar.gz",
+                    "n": "odd",
+                    "v": "1.0",
+                    "m": dt.datetime(2020, 1, 1),
+                    "s": None,
+                    "d": "not json",
+                },
+            ],
+        )
+    before = {c["name"]: str(c["type"]) for c in sa.inspect(engine).get_columns("packages")}
+    cache = SQLCache(engine)
+    assert cache.fetch("legacy-2.0.tar.gz") == Package(
+        "legacy",
+        "2.0",
+        "legacy-2.0.tar.gz",
+        dt.datetime(2020, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        "From the original",
+        {"hash_sha256": "ab" * 32, "hash_md5": "cd" * 16},
     )
+    assert cache.fetch("odd-1.0.tar.gz").data == {}  # unreadable data is no facts, not a crash
+    assert cache.serial() == 0
+    cache.add(Package("legacy", "3.0", "legacy-3.0.tar.gz"))
+    after = {c["name"]: str(c["type"]) for c in sa.inspect(engine).get_columns("packages")}
+    assert after == before
 
 
-def test_round_trip(cache):
-    original = package(
-        "pkg-1.0.tar.gz", requires_python=">=3.8", yanked=True, yanked_reason="ünïcode reason"
-    )
-    cache.add(original)
-    assert cache.fetch("pkg-1.0.tar.gz") == original
-    assert cache.fetch("missing.tar.gz") is None
+def test_two_servers_starting_on_one_empty_database(url):
+    engines = [make_engine(url) for _ in range(4)]
+    barrier = threading.Barrier(len(engines))
+    errors: list[Exception] = []
 
-
-def test_all_is_newest_first_and_distinct_sorted(cache):
-    for version in ("1.0", "1.10", "1.9", "2.0rc1"):
-        cache.add(package(f"pkg-{version}.tar.gz", version))
-    cache.add(package("abc-1.0.tar.gz", name="abc"))
-    assert [p.version for p in cache.all("pkg")] == ["2.0rc1", "1.10", "1.9", "1.0"]
-    assert cache.distinct() == ["abc", "pkg"]
-    summary = {row["name"]: row for row in cache.summary()}
-    assert summary["pkg"]["stable"] == "2.0rc1"
-
-
-def test_add_refuses_a_duplicate_and_save_replaces(cache):
-    cache.add(package("pkg-1.0.tar.gz"))
-    with pytest.raises(AlreadyCached):
-        cache.add(package("pkg-1.0.tar.gz"))
-    cache.save(package("pkg-1.0.tar.gz", uploader="x"))
-    assert cache.fetch("pkg-1.0.tar.gz").data["uploader"] == "x"
-
-
-def test_serial_moves_on_every_write(cache):
-    seen = [cache.serial()]
-    cache.add(package("pkg-1.0.tar.gz"))
-    seen.append(cache.serial())
-    cache.save(package("pkg-1.0.tar.gz"))
-    seen.append(cache.serial())
-    cache.delete(package("pkg-1.0.tar.gz"))
-    seen.append(cache.serial())
-    cache.reload_from_storage([package("pkg-2.0.tar.gz", "2.0")])
-    seen.append(cache.serial())
-    assert len(set(seen)) == len(seen)
-
-
-def test_reload_replaces_everything(cache):
-    cache.add(package("pkg-1.0.tar.gz"))
-    cache.save_core_metadata("pkg-1.0.tar.gz", b"Name: pkg")
-    assert cache.reload_from_storage([package("pkg-2.0.tar.gz", "2.0")]) == 1
-    assert [p.filename for p in cache.all("pkg")] == ["pkg-2.0.tar.gz"]
-    assert cache.core_metadata("pkg-1.0.tar.gz") is None
-    assert not cache.is_empty()
-    cache.clear_all()
-    assert cache.is_empty()
-
-
-def test_core_metadata_bytes(cache):
-    big = b"Metadata-Version: 2.1\nName: pkg\n\n" + "é".encode() * 200_000  # 400 KB
-    cache.save_core_metadata("pkg-1.0.whl", big)
-    assert cache.core_metadata("pkg-1.0.whl") == big
-
-
-def test_concurrent_adds_of_one_filename_leave_one(cache):
-    outcomes: list[str] = []
-    barrier = threading.Barrier(4)
-
-    def add() -> None:
+    def start(engine: sa.Engine) -> None:
         barrier.wait()
         try:
-            cache.add(package("pkg-1.0.tar.gz"))
-            outcomes.append("added")
-        except AlreadyCached:
-            outcomes.append("refused")
+            SQLCache(engine)
+        except Exception as exc:  # reported below
+            errors.append(exc)
 
-    threads = [threading.Thread(target=add) for _ in range(4)]
+    threads = [threading.Thread(target=start, args=(e,)) for e in engines]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(outcomes) == ["added", "refused", "refused", "refused"]
+    try:
+        assert errors == []
+        assert SQLCache(engines[0]).serial() == 0
+    finally:
+        for engine in engines:
+            engine.dispose()
 
 
-def test_a_second_process_shares_the_serial(cache):
-    other = SQLCache(cache.engine)  # start-up of a second server against one database
-    cache.add(package("pkg-1.0.tar.gz"))
-    assert other.serial() == cache.serial()
-    assert other.fetch("pkg-1.0.tar.gz") is not None
+def test_summary_query_agrees_with_the_default(engine):
+    cache = SQLCache(engine)
+    for name, version, summary in [("b", "1.0", "one"), ("b", "2.0", None), ("a", "0.1", "x")]:
+        cache.add(Package(name, version, f"{name}-{version}.tar.gz", summary=summary))
+    assert cache.summary() == CacheDefaults.summary(cache)
+
+
+def test_unreachable_database_is_unhealthy(engine):
+    cache = SQLCache(engine)
+    cache.engine = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    healthy, message = cache.check_health()
+    assert healthy is False
+    assert message
+
+
+def test_sqlite_engine_allows_concurrent_writers(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    engine.dispose()
+
+
+def test_server_engines_survive_dropped_connections(url):
+    engine = make_engine(url)
+    if engine.dialect.name != "sqlite":
+        assert engine.pool._pre_ping
+        assert engine.pool._recycle == 3600
+    engine.dispose()
+
+
+def test_default_database_is_sqlite_under_here(tmp_path):
+    cache = SQLCache.from_settings(Settings({}, environ={}, here=str(tmp_path)))
+    assert cache.engine.url.database == str(tmp_path / "data" / "db.sqlite")
+    cache.engine.dispose()
+
+
+def test_an_unusable_url_names_the_key(tmp_path):
+    settings = Settings({"db.url": "nosuchdialect://x"}, environ={}, here=str(tmp_path))
+    with pytest.raises(ConfigError, match="db.url"):
+        SQLCache.from_settings(settings)

@@ -1,0 +1,357 @@
+"""The cache contract, run over every backend against its real database server.
+
+A backend plugs in by adding its id to ``BACKENDS`` and a fixture ``<id>_cache_opener`` to
+tests/fixtures/caches.py: a callable that opens a cache on one fresh, empty store (a second
+call is a second server process on the same store).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from pypicloud.cache import AlreadyCached, Cache
+from pypicloud.cache.base import ProjectSummary
+from pypicloud.models import Package
+
+BACKENDS = ["sqlite", "postgresql", "mysql"]
+
+WHEN = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+
+
+@pytest.fixture(params=BACKENDS)
+def open_cache(request) -> Callable[[], Cache]:
+    return request.getfixturevalue(f"{request.param}_cache_opener")
+
+
+@pytest.fixture
+def cache(open_cache) -> Cache:
+    return open_cache()
+
+
+def package(
+    filename: str = "pkg-1.0.tar.gz",
+    version: str = "1.0",
+    name: str = "pkg",
+    *,
+    summary: str | None = "A summary",
+    when: dt.datetime = WHEN,
+    **data,
+) -> Package:
+    facts = {"hash_sha256": "ab" * 32, "hash_md5": "cd" * 16, **data}
+    return Package(name, version, filename, when, summary, facts)
+
+
+def run_together(*jobs: Callable[[], None]) -> None:
+    """Start every job at once in its own thread; re-raise the first failure."""
+    barrier = threading.Barrier(len(jobs))
+    errors: list[BaseException] = []
+
+    def start(job: Callable[[], None]) -> None:
+        barrier.wait()
+        try:
+            job()
+        except BaseException as exc:  # reported in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(job,)) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    if errors:
+        raise errors[0]
+
+
+def test_satisfies_protocol(cache):
+    assert isinstance(cache, Cache)
+
+
+def test_a_fresh_cache_is_empty(cache):
+    assert cache.is_empty()
+    assert cache.all_packages() == []
+    assert cache.distinct() == []
+    assert cache.summary() == []
+    assert cache.all("pkg") == []
+    assert cache.fetch("pkg-1.0.tar.gz") is None
+    assert cache.core_metadata("pkg-1.0.tar.gz") is None
+
+
+# -- records ------------------------------------------------------------------------------
+
+
+def test_add_then_fetch_round_trips_every_fact(cache):
+    original = package(
+        requires_python=">=3.8",
+        uploader="alice",
+        yanked=True,
+        yanked_reason="broken",
+        core_metadata_sha256="ef" * 32,
+        size=1234,
+    )
+    cache.add(original)
+    fetched = cache.fetch("pkg-1.0.tar.gz")
+    assert fetched == original
+    assert fetched.last_modified.tzinfo is not None
+    assert cache.fetch("other-1.0.tar.gz") is None
+
+
+def test_unicode_and_long_values_round_trip(cache):
+    summary = "Ünïcode — 日本語 ✓ 🐍 " + "é" * 2000
+    filename = "long_" + "x" * 220 + "-1.0+local." + "a" * 10 + ".tar.gz"
+    version = "1.0+local." + "a" * 10
+    original = package(
+        filename,
+        version,
+        name="Long_" + "x" * 220,
+        summary=summary,
+        uploader="zoë",
+        yanked=True,
+        yanked_reason="説明 " * 2000,
+    )
+    cache.add(original)
+    assert cache.fetch(filename) == original
+    assert cache.all(original.name) == [original]
+    [row] = cache.summary()
+    assert row.summary == summary
+
+
+def test_last_modified_keeps_at_least_the_second(cache):
+    when = dt.datetime(2024, 5, 6, 7, 8, 9, 654321, tzinfo=dt.UTC)
+    cache.add(package(when=when))
+    stored = cache.fetch("pkg-1.0.tar.gz").last_modified
+    assert stored.utcoffset() == dt.timedelta(0)
+    assert dt.timedelta(0) <= when - stored < dt.timedelta(seconds=1)
+
+
+def test_add_refuses_a_duplicate_and_keeps_the_first(cache):
+    cache.add(package(uploader="first"))
+    with pytest.raises(AlreadyCached):
+        cache.add(package(uploader="second"))
+    assert cache.fetch("pkg-1.0.tar.gz").data["uploader"] == "first"
+    assert len(cache.all_packages()) == 1
+
+
+def test_save_inserts_and_replaces(cache):
+    cache.save(package(uploader="first"))
+    cache.save(package(uploader="second", summary="changed"))
+    [stored] = cache.all_packages()
+    assert stored.data["uploader"] == "second"
+    assert stored.summary == "changed"
+
+
+def test_all_is_one_project_newest_version_first(cache):
+    for version in ("1.0", "1.10", "1.9", "2.0rc1", "not-pep440"):
+        cache.add(package(f"pkg-{version}.tar.gz", version))
+    cache.add(package("pkg-1.9-py3-none-any.whl", "1.9"))
+    cache.add(package("other-3.0.tar.gz", "3.0", name="other"))
+    files = cache.all("pkg")
+    assert [p.version for p in files] == ["2.0rc1", "1.10", "1.9", "1.9", "1.0", "not-pep440"]
+    assert {p.name for p in files} == {"pkg"}
+
+
+def test_names_are_normalized(cache):
+    cache.add(package("My_Pkg-1.0.tar.gz", name="My_Pkg"))
+    assert [p.filename for p in cache.all("my-pkg")] == ["My_Pkg-1.0.tar.gz"]
+    assert cache.distinct() == ["my-pkg"]
+
+
+def test_all_packages_and_distinct_sorted(cache):
+    for name in ("zeta", "alpha", "mid"):
+        cache.add(package(f"{name}-1.0.tar.gz", name=name))
+        cache.add(package(f"{name}-2.0.tar.gz", "2.0", name=name))
+    assert cache.distinct() == ["alpha", "mid", "zeta"]
+    assert len(cache.all_packages()) == 6
+
+
+def test_summary_is_typed_and_per_project(cache):
+    early = WHEN - dt.timedelta(days=3)
+    late = WHEN + dt.timedelta(days=3)
+    cache.add(package("pkg-1.0.tar.gz", "1.0", summary="old", when=late))
+    cache.add(package("pkg-2.0.tar.gz", "2.0", summary="new", when=early))
+    cache.add(package("abc-0.1.tar.gz", "0.1", name="abc", summary=None, when=WHEN))
+    assert cache.summary() == [
+        ProjectSummary(name="abc", summary=None, stable="0.1", last_modified=WHEN),
+        ProjectSummary(name="pkg", summary="new", stable="2.0", last_modified=late),
+    ]
+
+
+def test_delete_drops_the_record_and_its_core_metadata(cache):
+    cache.add(package())
+    cache.add(package("pkg-2.0.tar.gz", "2.0"))
+    cache.save_core_metadata("pkg-1.0.tar.gz", b"Name: pkg")
+    cache.delete(package())
+    assert cache.fetch("pkg-1.0.tar.gz") is None
+    assert cache.core_metadata("pkg-1.0.tar.gz") is None
+    assert [p.filename for p in cache.all("pkg")] == ["pkg-2.0.tar.gz"]
+    cache.delete(package("pkg-2.0.tar.gz", "2.0"))
+    assert cache.is_empty()
+    assert cache.distinct() == []
+
+
+def test_deleting_an_unknown_file_is_not_an_error(cache):
+    cache.delete(package("ghost-1.0.tar.gz", name="ghost"))
+    assert cache.is_empty()
+
+
+def test_clear_all_drops_records_and_core_metadata(cache):
+    cache.add(package())
+    cache.save_core_metadata("pkg-1.0.tar.gz", b"Name: pkg")
+    cache.clear_all()
+    assert cache.is_empty()
+    assert cache.all_packages() == []
+    assert cache.core_metadata("pkg-1.0.tar.gz") is None
+
+
+def test_reload_from_storage_replaces_everything(cache):
+    cache.add(package())
+    cache.add(package("gone-1.0.tar.gz", name="gone"))
+    cache.save_core_metadata("pkg-1.0.tar.gz", b"Name: pkg\nVersion: 1.0")
+    cache.save_core_metadata("gone-1.0.tar.gz", b"Name: gone")
+    stored = [package(uploader="from storage"), package("new-2.0.tar.gz", "2.0", name="new")]
+    assert cache.reload_from_storage(iter(stored)) == 2  # storage.list() is an iterator
+    assert sorted(p.filename for p in cache.all_packages()) == ["new-2.0.tar.gz", "pkg-1.0.tar.gz"]
+    assert cache.fetch("pkg-1.0.tar.gz").data["uploader"] == "from storage"
+    assert cache.distinct() == ["new", "pkg"]
+    assert cache.core_metadata("gone-1.0.tar.gz") is None
+    assert cache.core_metadata("pkg-1.0.tar.gz") == b"Name: pkg\nVersion: 1.0"
+
+
+def test_reload_with_nothing_empties(cache):
+    cache.add(package())
+    assert cache.reload_from_storage([]) == 0
+    assert cache.is_empty()
+
+
+# -- core metadata --------------------------------------------------------------------------
+
+
+def test_core_metadata_bytes_round_trip_and_replace(cache):
+    big = b"Metadata-Version: 2.1\nName: pkg\n\n" + "é".encode() * 200_000 + b"\x00\xff"
+    cache.save_core_metadata("pkg-1.0-py3-none-any.whl", big)
+    assert cache.core_metadata("pkg-1.0-py3-none-any.whl") == big
+    cache.save_core_metadata("pkg-1.0-py3-none-any.whl", b"Name: pkg")
+    assert cache.core_metadata("pkg-1.0-py3-none-any.whl") == b"Name: pkg"
+
+
+# -- serial and health ------------------------------------------------------------------------
+
+
+def test_serial_moves_forward_on_every_write(cache):
+    writes: list[Callable[[], object]] = [
+        lambda: cache.add(package()),
+        lambda: cache.save(package(uploader="x")),
+        lambda: cache.save(package("pkg-2.0.tar.gz", "2.0")),
+        lambda: cache.delete(package()),
+        lambda: cache.reload_from_storage([package("pkg-3.0.tar.gz", "3.0")]),
+        lambda: cache.clear_all(),
+    ]
+    seen = [cache.serial()]
+    for write in writes:
+        write()
+        seen.append(cache.serial())
+    assert seen == sorted(seen)
+    assert len(set(seen)) == len(seen)
+
+
+def test_reads_leave_the_serial_alone(cache):
+    cache.add(package())
+    before = cache.serial()
+    cache.fetch("pkg-1.0.tar.gz")
+    cache.all("pkg")
+    cache.all_packages()
+    cache.distinct()
+    cache.summary()
+    cache.is_empty()
+    cache.core_metadata("pkg-1.0.tar.gz")
+    cache.check_health()
+    assert cache.serial() == before
+
+
+def test_check_health(cache):
+    assert cache.check_health() == (True, "")
+
+
+def test_a_second_process_sees_the_same_records_and_serial(open_cache):
+    first, second = open_cache(), open_cache()
+    first.add(package())
+    first.save_core_metadata("pkg-1.0.tar.gz", b"Name: pkg")
+    assert second.serial() == first.serial()
+    assert second.fetch("pkg-1.0.tar.gz") == first.fetch("pkg-1.0.tar.gz")
+    assert second.core_metadata("pkg-1.0.tar.gz") == b"Name: pkg"
+    with pytest.raises(AlreadyCached):
+        second.add(package())
+
+
+# -- concurrent writers (threads over real connections, two clients of one store) ----------
+
+
+@pytest.fixture
+def clients(open_cache) -> Iterator[list[Cache]]:
+    yield [open_cache(), open_cache()]
+
+
+def test_concurrent_adds_of_one_filename_leave_exactly_one(clients):
+    outcomes: list[str] = []
+
+    def add(index: int) -> Callable[[], None]:
+        def job() -> None:
+            try:
+                clients[index % 2].add(package(uploader=f"writer-{index}"))
+                outcomes.append(f"writer-{index}")
+            except AlreadyCached:
+                outcomes.append("refused")
+
+        return job
+
+    run_together(*(add(i) for i in range(8)))
+    winners = [o for o in outcomes if o != "refused"]
+    assert len(winners) == 1, outcomes
+    assert outcomes.count("refused") == 7
+    [stored] = clients[0].all_packages()
+    assert stored.data["uploader"] == winners[0]
+
+
+def test_concurrent_saves_of_different_files_all_land(clients):
+    before = clients[0].serial()
+    count = 8
+
+    def save(index: int) -> Callable[[], None]:
+        return lambda: clients[index % 2].save(package(f"pkg-{index}.0.tar.gz", f"{index}.0"))
+
+    run_together(*(save(i) for i in range(count)))
+    assert len(clients[1].all("pkg")) == count
+    assert clients[1].serial() >= before + count
+
+
+def test_concurrent_reload_and_saves_leave_a_consistent_state(clients):
+    """A reload is atomic: every file it brings is there, and the saves racing it survive
+    exactly when they came after it (in the order they were made: a suffix)."""
+    reloader, saver = clients
+    stored = [package(f"stored-{i}.0.tar.gz", f"{i}.0", name="stored") for i in range(20)]
+    saved = [package(f"pkg-{i}.0.tar.gz", f"{i}.0") for i in range(30)]
+    before = reloader.serial()
+
+    def reload() -> None:
+        for _ in range(3):
+            reloader.reload_from_storage(stored)
+
+    def save_all() -> None:
+        for record in saved:
+            saver.save(record)
+            saver.save_core_metadata(record.filename, b"Name: pkg")
+
+    run_together(reload, save_all)
+    names = {p.filename for p in reloader.all_packages()}
+    assert {p.filename for p in stored} <= names
+    survivors = [p.filename for p in saved if p.filename in names]
+    assert survivors == [p.filename for p in saved[len(saved) - len(survivors) :]]
+    assert names == {p.filename for p in stored} | set(survivors)
+    assert reloader.distinct() == (["pkg", "stored"] if survivors else ["stored"])
+    assert reloader.serial() >= before + 3 + len(saved)
+    for record in saved:
+        if record.filename in names:
+            assert reloader.fetch(record.filename) == record
