@@ -27,6 +27,7 @@ import time
 from collections.abc import Hashable
 from typing import Generic, Literal, TypeVar
 
+from packaging.utils import canonicalize_name
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.interfaces import ISecurityPolicy
 from pyramid.request import Request
@@ -180,9 +181,10 @@ class Authenticator:
     def _identity(
         self, username: str, method: Method, token: ApiToken | None = None
     ) -> Identity | None:
-        if not self.access.knows(username):  # deleted (or not yet approved) since
+        principals = self.access.principals_if_known(username)
+        if principals is None:  # deleted (or not yet approved) since
             return None
-        return Identity(username, method, self.access.principals(username), token)
+        return Identity(username, method, principals, token)
 
     def forget_all(self) -> None:
         self.cache.clear()
@@ -193,8 +195,6 @@ class ProjectContext:
     """The resource a request is about: one project (normalized), or none."""
 
     def __init__(self, request: Request) -> None:
-        from packaging.utils import canonicalize_name
-
         name = (request.matchdict or {}).get("name")
         self.project: str | None = canonicalize_name(name) if name else None
 

@@ -161,6 +161,10 @@ class Access:
     def knows(self, username: str) -> bool:
         return self._principals_of(username) is not None
 
+    def principals_if_known(self, username: str) -> frozenset[str] | None:
+        """A user's principals, or None for a user the backend does not know (any more)."""
+        return self._principals_of(username)
+
     def principals(self, username: str | None) -> frozenset[str]:
         """Every principal of a user; an anonymous request (or an unknown user) has only
         ``everyone``."""
