@@ -29,8 +29,29 @@ def includeme(config: Configurator) -> None:
     config.add_route("api_release", "/api/package/{name}/{version}/")
     config.add_route("api_file", "/api/package/{name}/{filename}")
 
-    config.add_route("admin_rebuild", "/admin/rebuild")
-
-    # Session sign-in (the original pypicloud's URLs).
+    # Accounts and API tokens.
     config.add_route("login", "/acct/login")
     config.add_route("logout", "/acct/logout")
+    config.add_route("token_register", "/acct/tokenRegister")
+    config.add_route("api_password", "/api/user/password")
+    config.add_route("api_register", "/api/user/{username}")
+    config.add_route("api_tokens", "/api/tokens")
+    config.add_route("api_token", "/api/tokens/{token_id}")
+
+    # Administration (the original pypicloud's URLs and bodies).
+    config.add_route("admin_rebuild", "/admin/rebuild")
+    config.add_route("admin_users", "/admin/user")
+    config.add_route("admin_user", "/admin/user/{username}")
+    config.add_route("admin_user_approve", "/admin/user/{username}/approve")
+    config.add_route("admin_user_admin", "/admin/user/{username}/admin")
+    config.add_route("admin_user_group", "/admin/user/{username}/group/{group}")
+    config.add_route("admin_user_permissions", "/admin/user/{username}/permissions")
+    config.add_route("admin_groups", "/admin/group")
+    config.add_route("admin_group", "/admin/group/{group}")
+    config.add_route("admin_package", "/admin/package/{package}")
+    config.add_route("admin_permission", "/admin/package/{package}/{kind}/{principal}/{permission}")
+    config.add_route("admin_pending", "/admin/pending_users")
+    config.add_route("admin_register", "/admin/register")
+    config.add_route("admin_signup_token", "/admin/token/{username}")
+    config.add_route("admin_acl", "/admin/acl.json.gz")
+    config.add_route("admin_tokens", "/admin/tokens")

@@ -63,6 +63,7 @@ def upload(
     *,
     kind: str = "wheel",
     user: str = "bob",
+    password: str = PASSWORD,
     content: bytes | None = None,
     filename: str | None = None,
     status: int | str = 200,
@@ -90,7 +91,7 @@ def upload(
     }
     form.update(fields or {})
     form = {k: v for k, v in form.items() if v is not None}
-    headers = auth(user) if user else {}
+    headers = auth(user, password) if user else {}
     return app.post(
         url,
         params=list(form.items()),
