@@ -37,6 +37,7 @@ from zope.interface import implementer
 from pypicloud.access import Access
 from pypicloud.access.base import ADMIN
 from pypicloud.access.evaluator import VersionWatch
+from pypicloud.throttle import LoginThrottle
 from pypicloud.tokens import TOKEN_USERNAME, ApiToken, TokenStore
 
 V = TypeVar("V")
@@ -141,10 +142,15 @@ class Authenticator:
     """Turns credentials into an Identity, verifying each secret at most once a while."""
 
     def __init__(
-        self, access: Access, tokens: TokenStore, cache: CredentialCache[str] | None = None
+        self,
+        access: Access,
+        tokens: TokenStore,
+        cache: CredentialCache[str] | None = None,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self.access = access
         self.tokens = tokens
+        self.throttle = throttle or LoginThrottle()
         self.token_version = VersionWatch(tokens.version, access.defaults.recheck_seconds)
         self.cache: CredentialCache[str] = cache if cache is not None else CredentialCache()
         self.token_cache: CredentialCache[ApiToken] = CredentialCache(self.cache.ttl)
@@ -153,12 +159,15 @@ class Authenticator:
         """What remembered secrets depend on: the access and token stores' versions."""
         return self.access.version(), self.token_version.current()
 
-    def from_basic(self, username: str, password: str) -> Identity | None:
+    def from_basic(
+        self, username: str, password: str, address: str | None = None
+    ) -> Identity | None:
         if username == TOKEN_USERNAME:
             return self.from_token(password)
         version = self.version()
         if self.cache.get(username, password, version) is None:
             if not self.access.verify_user(username, password):
+                self.throttle.failed(username, address)
                 return None
             self.cache.put(username, password, username, version)
         return self._identity(username, "basic")
@@ -233,7 +242,8 @@ class SecurityPolicy:
     def _identify(self, request: Request) -> Identity | None:
         credentials = basic_credentials(request)
         if credentials is not None:
-            return self.authenticator.from_basic(*credentials)
+            username, password = credentials
+            return self.authenticator.from_basic(username, password, request.client_addr)
         if request.cookies:  # a session only exists where a cookie came with the request
             username = request.session.get(SESSION_USER)
             if isinstance(username, str):

@@ -166,3 +166,19 @@ class TestJsonErrors:
             status=406,
         )
         assert data.content_type == "application/json"
+
+
+class TestThrottle:
+    def test_failures_slow_down_but_the_right_password_still_works(self, filled):
+        from pypicloud.throttle import LoginThrottle
+
+        slept: list[float] = []
+        services = filled.app.registry.services
+        services.authenticator.throttle = LoginThrottle(free=3, sleep=slept.append)
+        for _ in range(6):
+            filled.get("/simple/alpha/", headers=auth("bob", "guess"), status=401)
+        assert slept == [0.1, 0.2, 0.4]
+        filled.get("/simple/alpha/", headers=auth("bob"))  # not refused, not delayed
+        assert slept == [0.1, 0.2, 0.4]
+        filled.get("/simple/alpha/", headers=auth("carol", "guess"), status=401)
+        assert slept[-1] == 0.8  # the same client address, another user
