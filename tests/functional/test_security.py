@@ -175,6 +175,7 @@ class TestThrottle:
         slept: list[float] = []
         services = filled.app.registry.services
         services.authenticator.throttle = LoginThrottle(free=3, sleep=slept.append)
+        filled.extra_environ = {"REMOTE_ADDR": "192.0.2.7"}
         for _ in range(6):
             filled.get("/simple/alpha/", headers=auth("bob", "guess"), status=401)
         assert slept == [0.1, 0.2, 0.4]
