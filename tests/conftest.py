@@ -6,4 +6,6 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.gcs",
     "tests.fixtures.azure",
+    "tests.fixtures.remote_access",
+    "tests.fixtures.aws_secrets",
 ]

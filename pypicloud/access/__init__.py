@@ -11,6 +11,16 @@ BACKENDS = {
     "config": "pypicloud.access.config:ConfigAccess",
     "pypicloud.access.ConfigAccessBackend": "pypicloud.access.config:ConfigAccess",
     "pypicloud.access.config.ConfigAccessBackend": "pypicloud.access.config:ConfigAccess",
+    "remote": "pypicloud.access.remote:RemoteAccess",
+    "pypicloud.access.RemoteAccessBackend": "pypicloud.access.remote:RemoteAccess",
+    "pypicloud.access.remote.RemoteAccessBackend": "pypicloud.access.remote:RemoteAccess",
+    "aws_secrets_manager": "pypicloud.access.aws_secrets_manager:AWSSecretsManagerAccess",
+    "pypicloud.access.AWSSecretsManagerAccessBackend": (
+        "pypicloud.access.aws_secrets_manager:AWSSecretsManagerAccess"
+    ),
+    "pypicloud.access.aws_secrets_manager.AWSSecretsManagerAccessBackend": (
+        "pypicloud.access.aws_secrets_manager:AWSSecretsManagerAccess"
+    ),
 }
 
 __all__ = [
