@@ -8,4 +8,6 @@ pytest_plugins = [
     "tests.fixtures.gcs",
     "tests.fixtures.azure",
     "tests.fixtures.access",
+    "tests.fixtures.remote_access",
+    "tests.fixtures.aws_secrets",
 ]

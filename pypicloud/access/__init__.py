@@ -14,6 +14,16 @@ BACKENDS = {
     "sql": "pypicloud.access.sql:SQLAccess",
     "pypicloud.access.SQLAccessBackend": "pypicloud.access.sql:SQLAccess",
     "pypicloud.access.sql.SQLAccessBackend": "pypicloud.access.sql:SQLAccess",
+    "remote": "pypicloud.access.remote:RemoteAccess",
+    "pypicloud.access.RemoteAccessBackend": "pypicloud.access.remote:RemoteAccess",
+    "pypicloud.access.remote.RemoteAccessBackend": "pypicloud.access.remote:RemoteAccess",
+    "aws_secrets_manager": "pypicloud.access.aws_secrets_manager:AWSSecretsManagerAccess",
+    "pypicloud.access.AWSSecretsManagerAccessBackend": (
+        "pypicloud.access.aws_secrets_manager:AWSSecretsManagerAccess"
+    ),
+    "pypicloud.access.aws_secrets_manager.AWSSecretsManagerAccessBackend": (
+        "pypicloud.access.aws_secrets_manager:AWSSecretsManagerAccess"
+    ),
 }
 
 __all__ = [
