@@ -6,4 +6,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.gcs",
     "tests.fixtures.azure",
+    "tests.fixtures.ldap",
 ]

@@ -11,6 +11,9 @@ BACKENDS = {
     "config": "pypicloud.access.config:ConfigAccess",
     "pypicloud.access.ConfigAccessBackend": "pypicloud.access.config:ConfigAccess",
     "pypicloud.access.config.ConfigAccessBackend": "pypicloud.access.config:ConfigAccess",
+    "ldap": "pypicloud.access.ldap:LDAPAccess",
+    "pypicloud.access.LDAPAccessBackend": "pypicloud.access.ldap:LDAPAccess",
+    "pypicloud.access.ldap_.LDAPAccessBackend": "pypicloud.access.ldap:LDAPAccess",
 }
 
 __all__ = [
