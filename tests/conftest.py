@@ -10,4 +10,5 @@ pytest_plugins = [
     "tests.fixtures.access",
     "tests.fixtures.remote_access",
     "tests.fixtures.aws_secrets",
+    "tests.fixtures.ldap",
 ]

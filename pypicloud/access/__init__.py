@@ -24,6 +24,9 @@ BACKENDS = {
     "pypicloud.access.aws_secrets_manager.AWSSecretsManagerAccessBackend": (
         "pypicloud.access.aws_secrets_manager:AWSSecretsManagerAccess"
     ),
+    "ldap": "pypicloud.access.ldap:LDAPAccess",
+    "pypicloud.access.LDAPAccessBackend": "pypicloud.access.ldap:LDAPAccess",
+    "pypicloud.access.ldap_.LDAPAccessBackend": "pypicloud.access.ldap:LDAPAccess",
 }
 
 __all__ = [

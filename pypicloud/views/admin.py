@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from pyramid.httpexceptions import HTTPMethodNotAllowed
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
@@ -36,7 +37,11 @@ def admin_view(route: str, method: str | tuple[str, ...]) -> Any:
 
 @admin_view("admin_rebuild", ("GET", "POST"))
 def rebuild(request: Request) -> dict:
-    """Rebuild the cache from storage (after files were copied into storage by hand)."""
+    """Rebuild the cache from storage (after files were copied into storage by hand).
+
+    GET is the original's, kept for scripts; a browser session must POST (with CSRF)."""
+    if request.method == "GET" and request.identity.csrf_required:
+        raise HTTPMethodNotAllowed("POST /admin/rebuild with the CSRF token")
     return {"packages": request.services.packages.reload_from_storage()}
 
 

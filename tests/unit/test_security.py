@@ -8,6 +8,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
+from pyramid.request import Request
 from pyramid.testing import DummyRequest
 
 from pypicloud.access.evaluator import Access, AccessDefaults
@@ -28,9 +29,9 @@ from pypicloud.tokens import ApiToken, NoTokens
 from tests.fakes import MemoryAccess, MemoryTokens
 
 
-def request_with(user: str, password: str) -> DummyRequest:
+def request_with(user: str, password: str) -> Request:
     encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return DummyRequest(headers={"Authorization": f"Basic {encoded}"})
+    return Request.blank("/", headers={"Authorization": f"Basic {encoded}"})
 
 
 def world(recheck: float = 0.0, ttl: float = 60.0, default_read=("authenticated",)):

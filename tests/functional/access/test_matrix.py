@@ -17,7 +17,7 @@ from tests.dists import wheel_bytes, wheel_name
 from tests.functional.access import world
 from tests.functional.conftest import auth, upload
 
-BACKENDS = ["config", "sql_sqlite", "sql_postgresql", "sql_mysql", "remote", "aws"]
+BACKENDS = ["config", "sql_sqlite", "sql_postgresql", "sql_mysql", "ldap", "remote", "aws"]
 DEFAULTS = {
     "private": {"pypi.default_read": "authenticated", "pypi.default_write": "devs"},
     "public": {"pypi.default_read": "everyone", "pypi.default_write": ""},

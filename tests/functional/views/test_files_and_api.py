@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from tests.dists import sdist_name, wheel_bytes, wheel_name
-from tests.functional.conftest import auth, upload
+from tests.functional.conftest import PASSWORD, auth, upload
 
 WHEEL = wheel_name("alpha", "1.0")
 URL = f"/api/package/alpha/{WHEEL}"
@@ -205,11 +205,17 @@ class TestRestApi:
 
 
 class TestAdmin:
-    def test_rebuild_is_admin_only_and_post_only(self, filled):
+    def test_rebuild_is_admin_only(self, filled):
         filled.post("/admin/rebuild", headers=auth("bob"), status=403)
         filled.post("/admin/rebuild", status=401)
-        filled.get("/admin/rebuild", headers=auth("alice"), status=404)
         assert filled.post("/admin/rebuild", headers=auth("alice")).json == {"packages": 4}
+
+    def test_rebuild_by_get_is_for_scripts_not_browsers(self, filled):
+        """The original answered GET too; a cookie (a browser, which a page can make send a
+        GET) must POST with the CSRF token instead."""
+        assert filled.get("/admin/rebuild", headers=auth("alice")).json == {"packages": 4}
+        filled.post_json("/acct/login", {"username": "alice", "password": PASSWORD})
+        filled.get("/admin/rebuild", status=405)
 
     def test_rebuild_picks_up_files_added_to_storage(self, filled, tmp_path):
         target = tmp_path / "packages" / "delta" / "3.0"
