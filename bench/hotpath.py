@@ -1,7 +1,8 @@
 """Measure the hot path: /simple/ and a project page with HTTP Basic auth, as pip asks.
 
 Starts pserve with file storage, SQLite and a real-cost sha512_crypt password, uploads
-``--projects`` projects, then runs ``wrk`` (Debian package) against both pages.
+``--projects`` projects, then runs ``wrk`` (Debian package) against both pages, once with
+the password and once with an API token (``__token__``) made through the REST API.
 
     .venv/bin/python bench/hotpath.py --projects 200 --seconds 10
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import re
 import shutil
 import subprocess
@@ -53,6 +55,17 @@ def upload(url: str, auth: str, name: str) -> None:
         },
     )
     urllib.request.urlopen(request).read()
+
+
+def make_token(url: str, auth: str) -> str:
+    """A read token through the REST API, as the Authorization header that sends it."""
+    request = urllib.request.Request(
+        url + "/api/tokens",
+        data=json.dumps({"scope": "read"}).encode(),
+        headers={"Authorization": auth, "Content-Type": "application/json"},
+    )
+    secret = json.load(urllib.request.urlopen(request))["token"]
+    return "Basic " + base64.b64encode(f"__token__:{secret}".encode()).decode()
 
 
 def wrk(url: str, auth: str, seconds: int, accept: str) -> float:
@@ -103,10 +116,12 @@ def main() -> None:
         auth = "Basic " + base64.b64encode(f"bench:{PASSWORD}".encode()).decode()
         for index in range(args.projects):
             upload(url, auth, f"bench-project-{index}")
-        for page in ("/simple/", "/simple/bench-project-7/"):
-            for accept in ("text/html", "application/vnd.pypi.simple.v1+json"):
-                rate = wrk(url + page, auth, args.seconds, accept)
-                print(f"{page:28} {accept:38} {rate:8.0f} req/s (Basic auth)")
+        token = make_token(url, auth)
+        for label, credentials in (("password", auth), ("token", token)):
+            for page in ("/simple/", "/simple/bench-project-7/"):
+                for accept in ("text/html", "application/vnd.pypi.simple.v1+json"):
+                    rate = wrk(url + page, credentials, args.seconds, accept)
+                    print(f"{page:28} {accept:38} {rate:8.0f} req/s (Basic, {label})")
     finally:
         stop_process(server)
         shutil.rmtree(root, ignore_errors=True)
