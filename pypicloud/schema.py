@@ -10,11 +10,12 @@ MySQL commits DDL immediately; the version row only ever moves forward.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +30,24 @@ versions = Table(
 )
 
 
+def create_all(engine: Engine, metadata: MetaData, attempts: int = 5) -> None:
+    """Create the missing tables, tolerating other processes creating them at once.
+
+    The losers of that race see their CREATE fail (or, on PostgreSQL, collide in the
+    catalog); the tables then exist, so trying again finds nothing left to do.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except DatabaseError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)
+
+
 def current_version(engine: Engine, component: str) -> int:
-    _metadata.create_all(engine)
+    create_all(engine, _metadata)
     with engine.connect() as conn:
         found = conn.execute(
             select(versions.c.version).where(versions.c.component == component)

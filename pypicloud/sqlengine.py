@@ -18,6 +18,13 @@ from pypicloud.settings import ConfigError, Settings
 DRIVER_EXTRAS = {"psycopg": "postgres", "pymysql": "mysql"}
 
 
+def engine_for_url(url: str) -> Engine:
+    """The engine for a URL with our defaults and no other options."""
+    if url.startswith("sqlite"):
+        return sqlite_engine(url)
+    return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+
+
 def sqlite_engine(url: str) -> Engine:
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Column,
     ForeignKey,
-    Integer,
     MetaData,
     String,
     Table,
@@ -32,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from pypicloud import sqlcounter
 from pypicloud.access.base import (
     RESERVED_GROUPS,
     Grants,
@@ -42,8 +42,9 @@ from pypicloud.access.base import (
     user_principal,
 )
 from pypicloud.access.passwords import dummy_verify, verify_password
-from pypicloud.schema import migrate
+from pypicloud.schema import create_all, migrate
 from pypicloud.settings import Settings
+from pypicloud.sqlcounter import counter_table
 from pypicloud.sqlengine import engine_from_settings
 
 metadata = MetaData()
@@ -99,23 +100,13 @@ keyvals = Table(
     Column("key", NAME, primary_key=True),
     Column("value", Text()),
 )
-serial = Table(
-    "pypicloud_access_serial",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("value", BigInteger, nullable=False),
-)
+serial = counter_table("pypicloud_access_serial", metadata)
 
 
 def _create_tables(conn: Connection) -> None:
     """Version 1: the original's tables where missing, and our change counter."""
     metadata.create_all(conn)
-    if conn.execute(select(serial.c.value)).first() is None:
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(serial).values(id=1, value=0))
-        except IntegrityError:
-            pass  # another process started at the same moment
+    sqlcounter.ensure_row(conn, serial)
 
 
 MIGRATIONS = [_create_tables]
@@ -132,6 +123,7 @@ class SQLAccess:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        create_all(engine, metadata)  # the tables first: concurrent start-ups race here
         migrate(engine, "access", MIGRATIONS)
 
     @classmethod
@@ -185,8 +177,7 @@ class SQLAccess:
         return result
 
     def version(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(serial.c.value)).scalar_one())
+        return sqlcounter.read(self.engine, serial)
 
     def check_health(self) -> tuple[bool, str]:
         try:
@@ -248,8 +239,9 @@ class SQLAccess:
 
     # -- changes -----------------------------------------------------------------------
 
-    def _change(self, conn: Connection) -> None:
-        conn.execute(update(serial).values(value=serial.c.value + 1))
+    def _changing(self) -> AbstractContextManager[Connection]:
+        """A write transaction that moves the change counter (locked first)."""
+        return sqlcounter.changing(self.engine, serial)
 
     def _require_user(self, conn: Connection, username: str) -> None:
         found = conn.execute(select(users.c.username).where(users.c.username == username))
@@ -265,31 +257,28 @@ class SQLAccess:
         self, username: str, password_hash: str, *, admin: bool = False, pending: bool = False
     ) -> None:
         try:
-            with self.engine.begin() as conn:
+            with self._changing() as conn:
                 conn.execute(
                     insert(users).values(
                         username=username, password=password_hash, admin=admin, pending=pending
                     )
                 )
-                self._change(conn)
         except IntegrityError:
             raise ValueError(f"user {username!r} exists") from None
 
     def delete_user(self, username: str) -> None:
-        with self.engine.begin() as conn:
+        with self._changing() as conn:
             self._require_user(conn, username)
             # Explicit, not ON DELETE CASCADE: SQLite enforces foreign keys only when asked.
             conn.execute(delete(memberships).where(memberships.c.username == username))
             conn.execute(delete(user_grants).where(user_grants.c.username == username))
             conn.execute(delete(users).where(users.c.username == username))
-            self._change(conn)
 
     def _update_user(self, username: str, **values: Any) -> None:
-        with self.engine.begin() as conn:
+        with self._changing() as conn:
             done = conn.execute(update(users).where(users.c.username == username).values(**values))
             if not done.rowcount:
                 raise KeyError(username)
-            self._change(conn)
 
     def set_password(self, username: str, password_hash: str) -> None:
         self._update_user(username, password=password_hash)
@@ -304,37 +293,33 @@ class SQLAccess:
         if group in RESERVED_GROUPS:
             raise ValueError(f"{group!r} is a reserved name")
         try:
-            with self.engine.begin() as conn:
+            with self._changing() as conn:
                 conn.execute(insert(groups).values(name=group))
-                self._change(conn)
         except IntegrityError:
             raise ValueError(f"group {group!r} exists") from None
 
     def delete_group(self, group: str) -> None:
-        with self.engine.begin() as conn:
+        with self._changing() as conn:
             self._require_group(conn, group)
             conn.execute(delete(memberships).where(memberships.c.group == group))
             conn.execute(delete(group_grants).where(group_grants.c.groupname == group))
             conn.execute(delete(groups).where(groups.c.name == group))
-            self._change(conn)
 
     def add_member(self, group: str, username: str) -> None:
-        with self.engine.begin() as conn:
+        with self._changing() as conn:
             self._require_user(conn, username)
             self._require_group(conn, group)
             where = (memberships.c.group == group) & (memberships.c.username == username)
             if conn.execute(select(memberships.c.group).where(where)).first() is None:
                 conn.execute(insert(memberships).values(group=group, username=username))
-            self._change(conn)
 
     def remove_member(self, group: str, username: str) -> None:
-        with self.engine.begin() as conn:
+        with self._changing() as conn:
             conn.execute(
                 delete(memberships).where(
                     memberships.c.group == group, memberships.c.username == username
                 )
             )
-            self._change(conn)
 
     def set_grant(self, project: str, principal: str, mode: Mode | None) -> None:
         project = canonicalize_name(project)
@@ -347,7 +332,7 @@ class SQLAccess:
             table, column = group_grants, group_grants.c.groupname
         else:
             raise ValueError(f"not a grantable principal: {principal!r}")
-        with self.engine.begin() as conn:
+        with self._changing() as conn:
             if table is user_grants:
                 self._require_user(conn, name)
             elif principal not in RESERVED_GROUPS:
@@ -357,14 +342,12 @@ class SQLAccess:
             if mode is not None:
                 values = {"package": project, column.name: name}
                 conn.execute(insert(table).values(read=True, write=mode == "rw", **values))
-            self._change(conn)
 
     def set_allow_register(self, allow: bool) -> None:
-        with self.engine.begin() as conn:
+        with self._changing() as conn:
             conn.execute(delete(keyvals).where(keyvals.c.key == "allow_register"))
             if allow:
                 conn.execute(insert(keyvals).values(key="allow_register", value="true"))
-            self._change(conn)
 
 
 def _spellings(conn: Connection, table: Table, project: str) -> Iterable[str]:

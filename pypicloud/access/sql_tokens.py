@@ -14,11 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     Column,
     DateTime,
-    Integer,
     MetaData,
     String,
     Table,
@@ -29,9 +27,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
 
-from pypicloud.schema import migrate
+from pypicloud import sqlcounter
+from pypicloud.schema import create_all, migrate
+from pypicloud.sqlcounter import counter_table
 from pypicloud.tokens import ApiToken, MutableTokenStore, new_secret, new_token_id, token_digest
 
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
@@ -50,22 +49,12 @@ tokens = Table(
     Column("expires", DateTime()),
     Column("last_used", DateTime()),
 )
-serial = Table(
-    "pypicloud_token_serial",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("value", BigInteger, nullable=False),
-)
+serial = counter_table("pypicloud_token_serial", metadata)
 
 
 def _create_tables(conn: Connection) -> None:
     metadata.create_all(conn)
-    if conn.execute(select(serial.c.value)).first() is None:
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(serial).values(id=1, value=0))
-        except IntegrityError:
-            pass
+    sqlcounter.ensure_row(conn, serial)
 
 
 MIGRATIONS = [_create_tables]
@@ -102,6 +91,7 @@ class SQLTokenStore:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        create_all(engine, metadata)
         migrate(engine, "tokens", MIGRATIONS)
 
     def verify_token(self, secret: str) -> ApiToken | None:
@@ -122,11 +112,7 @@ class SQLTokenStore:
         return token
 
     def version(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(serial.c.value)).scalar_one())
-
-    def _change(self, conn: Connection) -> None:
-        conn.execute(update(serial).values(value=serial.c.value + 1))
+        return sqlcounter.read(self.engine, serial)
 
     def create(
         self,
@@ -150,9 +136,8 @@ class SQLTokenStore:
             "expires": _naive(expires),
             "last_used": None,
         }
-        with self.engine.begin() as conn:
+        with sqlcounter.changing(self.engine, serial) as conn:
             conn.execute(insert(tokens).values(**values))
-            self._change(conn)
             row = conn.execute(select(tokens).where(tokens.c.token_id == values["token_id"]))
             return secret, _token(row.one())
 
@@ -169,15 +154,13 @@ class SQLTokenStore:
         return _token(row) if row else None
 
     def revoke(self, token_id: str) -> bool:
-        with self.engine.begin() as conn:
+        with sqlcounter.changing(self.engine, serial) as conn:
             done = conn.execute(delete(tokens).where(tokens.c.token_id == token_id)).rowcount
-            self._change(conn)
         return bool(done)
 
     def revoke_all(self, username: str) -> int:
-        with self.engine.begin() as conn:
+        with sqlcounter.changing(self.engine, serial) as conn:
             done = conn.execute(delete(tokens).where(tokens.c.username == username)).rowcount
-            self._change(conn)
         return int(done or 0)
 
 

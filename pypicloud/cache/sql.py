@@ -6,34 +6,29 @@ is. Two tables of ours sit beside it: a one-row change counter and the core-meta
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
-import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    BigInteger,
     Column,
     DateTime,
-    Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
     Text,
-    create_engine,
     delete,
-    event,
     insert,
     select,
-    update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
+from pypicloud import sqlcounter
 from pypicloud.cache.base import (
     AlreadyCached,
     Cache,
@@ -43,7 +38,10 @@ from pypicloud.cache.base import (
 )
 from pypicloud.extras import install_hint
 from pypicloud.models import Package
+from pypicloud.schema import create_all
 from pypicloud.settings import ConfigError, Settings
+from pypicloud.sqlcounter import counter_table
+from pypicloud.sqlengine import engine_for_url
 from pypicloud.versions import newest_first
 
 metadata = MetaData()
@@ -59,12 +57,7 @@ packages = Table(
     Column("data", Text()),
 )
 
-serial_table = Table(
-    "pypicloud_serial",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("value", BigInteger, nullable=False),
-)
+serial_table = counter_table("pypicloud_serial", metadata)
 
 core_metadata_table = Table(
     "pypicloud_core_metadata",
@@ -183,8 +176,7 @@ class SQLCache(CacheDefaults):
             return conn.execute(select(packages.c.filename).limit(1)).first() is None
 
     def serial(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(serial_table.c.value)).scalar_one())
+        return sqlcounter.read(self.engine, serial_table)
 
     def core_metadata(self, filename: str) -> bytes | None:
         query = select(core_metadata_table.c.content).where(
@@ -195,18 +187,9 @@ class SQLCache(CacheDefaults):
 
     # -- writing -----------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _writing(self, *, bump: bool = True) -> Iterator[Connection]:
-        """A write transaction that first locks the one serial row.
-
-        Every writer queues on that row before touching a table, so writers never take
-        locks in different orders: InnoDB's gap locks otherwise deadlock two concurrent
-        saves of new filenames, or a save and a reload.
-        """
-        step = 1 if bump else 0  # a no-op update still takes the lock (SQLite: the write lock)
-        with self.engine.begin() as conn:
-            conn.execute(update(serial_table).values(value=serial_table.c.value + step))
-            yield conn
+    def _writing(self, *, bump: bool = True) -> AbstractContextManager[Connection]:
+        """A write transaction that first locks the one serial row (see sqlcounter)."""
+        return sqlcounter.changing(self.engine, serial_table, bump=bump)
 
     def add(self, package: Package) -> None:
         try:
@@ -259,42 +242,16 @@ class SQLCache(CacheDefaults):
         return len(rows)
 
 
-def create_schema(engine: Engine, attempts: int = 5) -> None:
-    """Create what is missing, tolerating other servers starting on the same database.
-
-    Several processes starting at once on an empty database race to create the same
-    tables; the losers' CREATE fails (or, on PostgreSQL, collides in the catalog). The
-    tables then exist, so trying again finds nothing left to do.
-    """
-    for attempt in range(1, attempts + 1):
-        try:
-            metadata.create_all(engine)  # creates only what is missing
-            break
-        except DatabaseError:
-            if attempt == attempts:
-                raise
-            time.sleep(0.05 * attempt)
-    # The suppress is outside: a failed insert aborts a PostgreSQL transaction.
-    with contextlib.suppress(IntegrityError), engine.begin() as conn:  # another server won
-        if conn.execute(select(serial_table.c.value)).first() is None:
-            conn.execute(insert(serial_table).values(id=1, value=0))
+def create_schema(engine: Engine) -> None:
+    """Create what is missing, tolerating other servers starting on the same database."""
+    create_all(engine, metadata)
+    with engine.begin() as conn:
+        sqlcounter.ensure_row(conn, serial_table)
 
 
 def make_engine(url: str) -> Engine:
-    """One engine per process; SQLite gets WAL and a busy timeout for concurrent writers."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            if ":memory:" not in url:
-                cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        return engine
-    return create_engine(url, pool_pre_ping=True, pool_recycle=3600)
+    """One engine per process (see pypicloud.sqlengine)."""
+    return engine_for_url(url)
 
 
 if TYPE_CHECKING:

@@ -36,9 +36,7 @@ def _credentials(request: Request) -> tuple[str, str]:
 @view_config(route_name="login", request_method="POST", renderer="json", require_csrf=False)
 def login(request: Request) -> dict:
     username, password = _credentials(request)
-    identity = request.services.authenticator.from_basic(
-        username, password, request.client_addr
-    )
+    identity = request.services.authenticator.from_basic(username, password, request.client_addr)
     if identity is None or identity.method != "basic":
         raise HTTPForbidden("Invalid credentials")
     remember(request, identity.username)
