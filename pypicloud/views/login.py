@@ -1,46 +1,56 @@
 """Session sign-in and sign-out at the original pypicloud's URLs.
 
-``POST /acct/login`` takes ``{"username", "password"}`` (JSON or form fields) and answers
-``{"next": url, "csrf_token": token}``: the session cookie then identifies the browser, and
-every state-changing request it makes must carry the token (``X-CSRF-Token`` header or a
-``csrf_token`` field).
+``POST /acct/login`` takes ``{"username", "password"}`` as JSON (answering
+``{"next": url, "csrf_token": token}``) or as the login page's form (answering a redirect).
+The session cookie then identifies the browser, and every state-changing request it makes
+must carry the CSRF token (``X-CSRF-Token`` header or a ``csrf_token`` field).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from pyramid.csrf import new_csrf_token
-from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden, HTTPFound
+from pyramid.httpexceptions import HTTPBadRequest, HTTPForbidden, HTTPFound, HTTPSeeOther
 from pyramid.request import Request
+from pyramid.response import Response
 from pyramid.security import forget, remember
 from pyramid.view import view_config
 
+from pypicloud.templating import render
+from pypicloud.views.account import body
 
-def _credentials(request: Request) -> tuple[str, str]:
-    body: Any
-    if request.content_type == "application/json":
-        try:
-            body = request.json_body
-        except ValueError:
-            raise HTTPBadRequest("Expected a JSON body") from None
-    else:
-        body = request.POST
-    username = body.get("username") if hasattr(body, "get") else None
-    password = body.get("password") if hasattr(body, "get") else None
+
+def _page(request: Request, error: str = "", username: str = "", status: int = 200) -> Response:
+    html = render(
+        "login.html", action=request.route_url("login"), error=error, username=username
+    )
+    return Response(html, status=status, content_type="text/html", charset="utf-8")
+
+
+@view_config(route_name="login", request_method=("GET", "HEAD"))
+def login_page(request: Request) -> Response:
+    return _page(request)
+
+
+@view_config(route_name="login", request_method="POST", require_csrf=False)
+def login(request: Request) -> Response:
+    from_page = request.content_type != "application/json"
+    data = body(request)
+    username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise HTTPBadRequest("Expected username and password")
-    return username, password
-
-
-@view_config(route_name="login", request_method="POST", renderer="json", require_csrf=False)
-def login(request: Request) -> dict:
-    username, password = _credentials(request)
     identity = request.services.authenticator.from_basic(username, password, request.client_addr)
     if identity is None or identity.method != "basic":
+        if from_page:
+            return _page(request, "Wrong user name or password.", username, status=403)
         raise HTTPForbidden("Invalid credentials")
     remember(request, identity.username)
-    return {"next": request.route_url("root"), "csrf_token": new_csrf_token(request)}
+    token = new_csrf_token(request)
+    if from_page:
+        return HTTPSeeOther(location=request.route_url("root"))
+    response = request.response
+    response.content_type = "application/json"
+    response.json_body = {"next": request.route_url("root"), "csrf_token": token}
+    return response
 
 
 @view_config(route_name="logout", request_method=("GET", "POST"), require_csrf=False)

@@ -35,6 +35,18 @@ class TestSessions:
         # The cookie now identifies the browser: no Basic header needed.
         assert filled.get("/simple/alpha/").status_int == 200
 
+    def test_the_login_page(self, filled):
+        page = filled.get("/acct/login")
+        assert '<label for="password">' in page.text
+        form = page.forms[0]
+        form["username"], form["password"] = "bob", "wrong"
+        refused = form.submit(status=403)
+        assert "Wrong user name or password" in refused.text and 'value="bob"' in refused.text
+        form = refused.forms[0]
+        form["password"] = PASSWORD
+        assert form.submit(status=303).location == "http://localhost/"
+        assert filled.get("/simple/alpha/").status_int == 200
+
     def test_the_cookie_is_secure_over_tls(self, filled):
         response = filled.post_json(
             "/acct/login",
