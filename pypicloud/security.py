@@ -297,6 +297,15 @@ class SecurityPolicy:
             visible = {name for name in visible if identity.token.covers(name)}
         return visible
 
+    def viewer_key(self, request: Request) -> tuple[object, ...]:
+        """Everything that decides which projects this request may see, as a key that
+        every process spells the same way (cached listings and their ETags use it)."""
+        identity = self.identity(request)
+        principals = identity.principals if identity else self.access.principals(None)
+        token = identity.token if identity else None
+        scope = tuple(sorted(token.projects)) if token and token.projects is not None else None
+        return (self.access.version(), tuple(sorted(principals)), scope)
+
     def remember(self, request: Request, userid: str, **kw: object) -> list[tuple[str, str]]:
         """Sign a user in with the session cookie (a new session: no fixation)."""
         request.session.invalidate()

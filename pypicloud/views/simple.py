@@ -58,7 +58,11 @@ def simple_index(request: Request) -> Response:
     services = request.services
     serial = services.packages.serial()
     names = services.pages.get(serial, "projects", services.packages.project_set)
-    visible = sorted(readable(request, names))
+    # What this viewer may see is decided once per serial and viewer, not per request.
+    viewer = services.security.viewer_key(request)
+    visible = services.pages.get(
+        serial, ("visible", viewer), lambda: tuple(sorted(readable(request, names)))
+    )
     route = project_route(request)
 
     def render_page() -> bytes:
@@ -73,7 +77,7 @@ def simple_index(request: Request) -> Response:
             url=lambda n: request.route_url(route, name=n),
         ).encode()
 
-    key = ("index", route, content_type, request.application_url, tuple(visible))
+    key = ("index", route, content_type, request.application_url, viewer)
     return _page_response(request, serial, key, content_type, render_page)
 
 

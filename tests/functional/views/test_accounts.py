@@ -222,3 +222,17 @@ def test_cookie_admin_changes_need_the_csrf_token(sql_app):
     sql_app.put("/admin/group/devs", status=400)
     sql_app.put("/admin/group/devs", headers={"X-CSRF-Token": login.json["csrf_token"]})
     assert sql_app.get("/admin/group").json == ["devs"]
+
+
+def test_a_grant_change_shows_in_the_cached_index_at_once(sql_app):
+    """The package serial does not move when a grant does: the listing cache must still."""
+    register(sql_app, "root")
+    admin = auth("root", PW)
+    sql_app.put_json("/admin/user/carol", {"password": PW}, headers=admin)
+    upload(sql_app, "secret", "1.0", user="root", password=PW)
+    sql_app.put("/admin/package/secret/user/root/write", headers=admin)
+    first = sql_app.get("/simple/", headers=auth("carol", PW))
+    assert "secret" not in first.text
+    sql_app.put("/admin/package/secret/user/carol/read", headers=admin)
+    second = sql_app.get("/simple/", headers=auth("carol", PW))
+    assert "secret" in second.text and second.etag != first.etag
