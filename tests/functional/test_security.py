@@ -117,6 +117,12 @@ class TestTokens:
         assert filled.get("/simple/", headers=headers).text.count("<a ") == 1
         filled.post("/admin/rebuild", headers=headers, status=403)
 
+    def test_a_scoped_token_never_gets_its_owners_cached_listing(self, filled, tokens):
+        owner = filled.get("/simple/", headers=auth("bob")).text
+        assert "alpha" in owner and "secret" in owner
+        scoped = filled.get("/simple/", headers=auth("__token__", "upload-alpha")).text
+        assert "alpha" in scoped and "secret" not in scoped
+
     def test_a_revoked_token_is_refused(self, filled, tokens):
         headers = auth("__token__", "read-all")
         filled.get("/simple/alpha/", headers=headers)
