@@ -66,3 +66,5 @@ def includeme(config: Configurator) -> None:
     config.add_route("web_password", "/account/password")
     config.add_route("web_tokens", "/account/tokens")
     config.add_route("web_token_revoke", "/account/tokens/{token_id}/revoke")
+    config.add_route("web_admin", "/manage")
+    config.add_route("web_admin_action", "/manage/action")

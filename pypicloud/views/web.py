@@ -8,7 +8,7 @@ token; Pyramid checks it on every POST made with the session cookie.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pyramid.csrf import get_csrf_token
 from pyramid.request import Request
@@ -52,7 +52,7 @@ def with_user(url: str, user: str | None) -> str:
     if not user:
         return url
     parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc}"))
+    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}@{parts.netloc}"))
 
 
 def install_lines(request: Request, project: str = "PACKAGE") -> dict[str, str]:
