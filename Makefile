@@ -23,6 +23,8 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	@# slapd for the ldap tests; libldap2-dev and libsasl2-dev to build python-ldap.
 	@{ [ -x /usr/sbin/slapd ] && dpkg -s ldap-utils libldap2-dev libsasl2-dev >/dev/null 2>&1; } || \
 	  { $(APT) update && DEBIAN_FRONTEND=noninteractive $(APT) install -y slapd ldap-utils libldap2-dev libsasl2-dev; }
+	@# chromium for the browser tests (Playwright drives it; no browser download).
+	@command -v chromium >/dev/null || { $(APT) update && DEBIAN_FRONTEND=noninteractive $(APT) install -y chromium; }
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 

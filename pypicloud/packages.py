@@ -13,6 +13,7 @@ import dataclasses
 import enum
 import logging
 import tempfile
+import threading
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import IO, BinaryIO
@@ -21,6 +22,7 @@ from packaging.utils import canonicalize_name
 
 from pypicloud.access.base import group_principal
 from pypicloud.cache import Cache
+from pypicloud.cache.base import ProjectSummary
 from pypicloud.dists import InvalidDistribution, read_core_metadata, versions_equal
 from pypicloud.models import Package
 from pypicloud.settings import Settings
@@ -108,6 +110,8 @@ class PackageService:
             self.delivery = Delivery.REDIRECT
         else:
             self.delivery = Delivery.LINK
+        self._summary: tuple[int, list[ProjectSummary]] | None = None
+        self._summary_lock = threading.Lock()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -119,6 +123,18 @@ class PackageService:
 
     def project_set(self) -> frozenset[str]:
         return frozenset(self.cache.distinct())
+
+    def summary(self) -> list[ProjectSummary]:
+        """One row per project, by name; kept until the serial moves, because the web UI's
+        home page and search read every row on every request."""
+        serial = self.cache.serial()
+        with self._summary_lock:
+            if self._summary is not None and self._summary[0] == serial:
+                return self._summary[1]
+        rows = self.cache.summary()
+        with self._summary_lock:
+            self._summary = (serial, rows)
+        return rows
 
     def files(self, name: str) -> list[Package]:
         return self.cache.all(canonicalize_name(name))

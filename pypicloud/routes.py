@@ -55,3 +55,16 @@ def includeme(config: Configurator) -> None:
     config.add_route("admin_signup_token", "/admin/token/{username}")
     config.add_route("admin_acl", "/admin/acl.json.gz")
     config.add_route("admin_tokens", "/admin/tokens")
+
+    # The web UI (server-rendered pages; "/" is its home page).
+    config.add_route("web_project", "/project/{name}/")
+    config.add_route("web_project_noslash", "/project/{name}")
+    config.add_route("web_yank", "/project/{name}/yank")
+    config.add_route("web_delete", "/project/{name}/delete")
+    config.add_route("web_upload", "/upload")
+    config.add_route("web_account", "/account")
+    config.add_route("web_password", "/account/password")
+    config.add_route("web_tokens", "/account/tokens")
+    config.add_route("web_token_revoke", "/account/tokens/{token_id}/revoke")
+    config.add_route("web_admin", "/manage")
+    config.add_route("web_admin_action", "/manage/action")

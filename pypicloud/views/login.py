@@ -15,15 +15,13 @@ from pyramid.response import Response
 from pyramid.security import forget, remember
 from pyramid.view import view_config
 
-from pypicloud.templating import render
 from pypicloud.views.account import body
+from pypicloud.views.web import page
 
 
 def _page(request: Request, error: str = "", username: str = "", status: int = 200) -> Response:
-    html = render(
-        "login.html", action=request.route_url("login"), error=error, username=username
-    )
-    return Response(html, status=status, content_type="text/html", charset="utf-8")
+    action = request.route_url("login")
+    return page(request, "login.html", status, action=action, error=error, username=username)
 
 
 @view_config(route_name="login", request_method=("GET", "HEAD"))
