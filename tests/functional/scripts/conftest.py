@@ -37,6 +37,8 @@ def make_ini(tmp_path) -> IniWriter:
         }
         settings.update(extra.pop("settings", {}))
         settings.update(extra)
+        if settings["pypi.storage"] != "file":
+            del settings["storage.dir"]
         return write_ini(base / "config.ini", settings)
 
     return make
