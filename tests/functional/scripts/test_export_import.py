@@ -125,3 +125,23 @@ def test_a_bad_setting_fails_as_the_server_does(ppc, make_ini):
     assert (
         result.stderr.strip().splitlines()[-1].startswith("error: pypicloud cannot start: setting")
     )
+
+
+def test_round_trip_into_aws_secrets_manager(
+    ppc, make_ini, tmp_path, sql_sqlite_access_settings, sqlite_access_opener, moto_endpoint,
+    secrets_client,
+):  # fmt: skip
+    from tests.fixtures.aws_secrets import secret_settings, unique_secret
+
+    sqlite_access_opener().create_user("eve", FAST_HASH, pending=True)
+    exported = export(
+        ppc, make_ini("source", settings=sql_sqlite_access_settings), tmp_path / "a.gz"
+    )
+    secret_id = unique_secret()
+    secrets_client.create_secret(Name=secret_id, SecretString="{}")
+    target = make_ini("target", settings=secret_settings(moto_endpoint, secret_id))
+    for _ in range(2):
+        result = ppc("import", target, "-i", tmp_path / "a.gz")
+        assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "imported: nothing to change"
+    assert export(ppc, target, tmp_path / "b.gz") == exported
