@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+import warnings
+
+from passlib.exc import PasslibHashWarning
 
 from pypicloud.access.passwords import DEFAULT_SCHEME, PasswordHasher, context
 from pypicloud.scripts.common import fail, run
@@ -40,15 +43,16 @@ def read_password() -> str:
 
 def _main(argv: list[str] | None) -> int:
     args = parser().parse_args(argv)
-    try:
-        hasher = PasswordHasher(args.scheme, args.rounds)
-    except (ValueError, TypeError, KeyError) as exc:
-        fail(f"--rounds {args.rounds} is not valid for {args.scheme}: {exc}")
     password = read_password()
-    try:
-        print(hasher.hash(password))
-    except (ValueError, TypeError) as exc:
-        fail(f"cannot hash with {args.scheme}: {exc}")
+    # passlib only warns about rounds out of range (and clamps them): the user asked for
+    # those rounds, so say so instead of quietly hashing with others.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PasslibHashWarning)
+        try:
+            hashed = PasswordHasher(args.scheme, args.rounds).hash(password)
+        except (ValueError, TypeError, KeyError, PasslibHashWarning) as exc:
+            fail(f"--rounds {args.rounds} is not valid for {args.scheme}: {exc}")
+    print(hashed)
     return 0
 
 

@@ -48,3 +48,9 @@ def test_the_old_module_command_still_works():
         text=True,
     )
     assert result.returncode == 0 and verify_password("pw", result.stdout.strip())
+
+
+def test_rounds_out_of_range_are_refused_not_clamped(ppc):
+    result = ppc("gen-password", "--rounds", "5", input="pw\n")
+    assert result.returncode == 1 and not result.stdout
+    assert result.stderr.startswith("error: --rounds 5 is not valid for sha512_crypt")
