@@ -19,6 +19,7 @@ import logging
 import re
 import secrets
 import time
+from collections import Counter
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -383,6 +384,15 @@ class AccountService:
                 for name in backend.pending_users()
             ],
         }
+
+    def load(self, data: Any) -> Counter[str]:
+        """Import a ``dump()`` (or the original's acl.json); see ``pypicloud.acl.load``."""
+        from pypicloud import acl
+
+        try:
+            return acl.load(self.mutable, data)
+        finally:
+            self._changed()
 
     # -- API tokens ----------------------------------------------------------------------
 

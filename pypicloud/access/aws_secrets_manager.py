@@ -132,6 +132,11 @@ class AWSSecretsManagerAccess:
     def allow_register(self) -> bool:
         return self._facts().allow_register
 
+    def password_hash(self, username: str) -> str | None:
+        """The stored hash, approved or pending (for ``ppc-export``); None when unknown."""
+        snapshot = self._facts()
+        return snapshot.passwords.get(username) or snapshot.pending.get(username)
+
     # -- MutableAccess: changes (each one conditional write) ---------------------------
 
     def create_user(

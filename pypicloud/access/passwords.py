@@ -1,13 +1,10 @@
 """Password hashing with passlib; the schemes the original pypicloud and its users wrote.
 
-``python -m pypicloud.access.passwords`` prints a hash for a password typed twice (or read
-from standard input), until the ``ppc-gen-password`` command exists.
+``ppc-gen-password`` (``pypicloud.scripts.gen_password``) prints a hash for a password typed
+twice (or read from standard input); ``python -m pypicloud.access.passwords`` still runs it.
 """
 
 from __future__ import annotations
-
-import getpass
-import sys
 
 from passlib.context import CryptContext
 from passlib.registry import get_crypt_handler
@@ -16,7 +13,7 @@ from pypicloud.settings import ConfigError, Settings
 
 SCHEMES = ["sha512_crypt", "sha256_crypt", "pbkdf2_sha512", "pbkdf2_sha256", "bcrypt", "argon2"]
 DEFAULT_SCHEME = "sha512_crypt"
-HASH_COMMAND = "python -m pypicloud.access.passwords"
+HASH_COMMAND = "ppc-gen-password"
 
 
 def _available(scheme: str) -> bool:
@@ -75,19 +72,10 @@ def dummy_verify() -> None:
 
 
 def main() -> int:
-    """Read a password without echo (twice) or from a pipe; print its hash."""
-    if sys.stdin.isatty():
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            print("The passwords differ.", file=sys.stderr)
-            return 1
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        print("An empty password is not allowed.", file=sys.stderr)
-        return 1
-    print(hash_password(password))
-    return 0
+    """The old way to run ``ppc-gen-password``, kept for scripts that use it."""
+    from pypicloud.scripts.gen_password import main as gen_password
+
+    return gen_password()
 
 
 if __name__ == "__main__":

@@ -54,7 +54,7 @@ def test_a_read_only_backend_has_a_constant_version():
 @pytest.mark.parametrize(
     "key, value, message",
     [
-        ("user.eve", "plain-text", "python -m pypicloud.access.passwords"),
+        ("user.eve", "plain-text", "make one with: ppc-gen-password"),
         ("package.x.user.ann", "rwx", "expected r or rw"),
         ("package.x.nobody", "r", "expected package.<name>.user"),
     ],

@@ -1,0 +1,59 @@
+"""What every ``ppc-*`` command shares: loading an ini file into the app's services, errors.
+
+The services are built by the app factory itself (``pypicloud.make_config``), so a setting
+means the same to a command as to the server, and a bad one fails with the same one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn
+
+from pypicloud.app import Services
+from pypicloud.settings import ConfigError
+
+
+class CommandError(Exception):
+    """A failure the user can act on: printed as one line on stderr, exit status 1."""
+
+
+def fail(message: str) -> NoReturn:
+    raise CommandError(message)
+
+
+def load_services(ini: str) -> Services:
+    """The services of the ini file's ``[app:main]`` section, as the server builds them."""
+    from pyramid.paster import get_appsettings, setup_logging
+
+    path = Path(ini)
+    if not path.is_file():
+        fail(f"{ini}: no such file")
+    try:
+        raw = get_appsettings(str(path))
+    except LookupError as exc:
+        fail(f"{ini}: {exc}")
+    setup_logging(str(path))
+    # A command opens no sessions: the server's warning about their key would only confuse.
+    logging.getLogger("pypicloud.sessions").setLevel(logging.ERROR)
+    from pypicloud import make_config
+
+    try:
+        config = make_config(raw, here=raw.global_conf.get("here"))
+    except ConfigError as exc:
+        fail(f"pypicloud cannot start: {exc}")
+    return config.registry.services  # type: ignore[no-any-return]
+
+
+def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:
+    """Run a command's body: a CommandError or Ctrl-C is one line on stderr, not a traceback."""
+    try:
+        return main(argv)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
