@@ -17,7 +17,7 @@ from pypicloud.cache import AlreadyCached, Cache
 from pypicloud.cache.base import ProjectSummary
 from pypicloud.models import Package
 
-BACKENDS = ["sqlite", "postgresql", "mysql"]
+BACKENDS = ["sqlite", "postgresql", "mysql", "redis"]
 
 WHEN = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
