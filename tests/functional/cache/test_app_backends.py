@@ -6,17 +6,31 @@ import pytest
 
 from tests.functional.conftest import auth, upload
 
-BACKENDS = ["redis"]
+BACKENDS = ["redis", "dynamo"]
 
 
 @pytest.fixture(params=BACKENDS)
-def db_settings(request) -> dict[str, str]:
+def db_settings(request) -> dict[str, str | None]:
     return request.getfixturevalue(f"{request.param}_db_settings")
 
 
 @pytest.fixture
 def redis_db_settings(redis_url, redis_prefix) -> dict[str, str]:
     return {"pypi.db": "redis", "db.url": redis_url, "db.redis_prefix": redis_prefix}
+
+
+@pytest.fixture
+def dynamo_db_settings(moto_endpoint, dynamo_namespace) -> dict[str, str | None]:
+    host, port = moto_endpoint.removeprefix("http://").split(":")
+    return {
+        "pypi.db": "dynamo",
+        "db.url": None,  # the SQLite default of the other tests
+        "db.host": host,
+        "db.port": port,
+        "db.namespace": dynamo_namespace,
+        "db.aws_access_key_id": "testing",
+        "db.aws_secret_access_key": "testing",
+    }
 
 
 def test_upload_then_list_and_install_page(make_app, db_settings):

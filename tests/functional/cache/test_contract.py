@@ -17,7 +17,7 @@ from pypicloud.cache import AlreadyCached, Cache
 from pypicloud.cache.base import ProjectSummary
 from pypicloud.models import Package
 
-BACKENDS = ["sqlite", "postgresql", "mysql", "redis"]
+BACKENDS = ["sqlite", "postgresql", "mysql", "redis", "dynamo"]
 
 WHEN = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
@@ -231,10 +231,26 @@ def test_reload_with_nothing_empties(cache):
 
 def test_core_metadata_bytes_round_trip_and_replace(cache):
     big = b"Metadata-Version: 2.1\nName: pkg\n\n" + "é".encode() * 200_000 + b"\x00\xff"
+    big = big[: getattr(cache, "max_core_metadata", len(big))]
     cache.save_core_metadata("pkg-1.0-py3-none-any.whl", big)
     assert cache.core_metadata("pkg-1.0-py3-none-any.whl") == big
     cache.save_core_metadata("pkg-1.0-py3-none-any.whl", b"Name: pkg")
     assert cache.core_metadata("pkg-1.0-py3-none-any.whl") == b"Name: pkg"
+
+
+@pytest.fixture
+def big_metadata(cache) -> bytes:
+    limit = getattr(cache, "max_core_metadata", None)
+    if limit is None:
+        pytest.skip("this backend stores core metadata of any size")
+    return b"Name: pkg\n\n" + b"x" * limit
+
+
+def test_core_metadata_over_the_backends_limit_is_dropped_not_stale(cache, big_metadata):
+    """Too large to store (DynamoDB's 400 KB items): the file is read again instead."""
+    cache.save_core_metadata("pkg-1.0-py3-none-any.whl", b"Name: pkg")
+    cache.save_core_metadata("pkg-1.0-py3-none-any.whl", big_metadata)
+    assert cache.core_metadata("pkg-1.0-py3-none-any.whl") is None
 
 
 # -- serial and health ------------------------------------------------------------------------
