@@ -371,3 +371,16 @@ def test_concurrent_reload_and_saves_leave_a_consistent_state(clients):
     for record in saved:
         if record.filename in names:
             assert reloader.fetch(record.filename) == record
+
+
+def test_concurrent_saves_of_one_project_keep_its_summary_right(clients):
+    """Each writer updates the project's summary row: none may lose another's update."""
+    count = 8
+
+    def save(index: int) -> Callable[[], None]:
+        record = package(f"pkg-{index}.0.tar.gz", f"{index}.0", summary=f"s{index}")
+        return lambda: clients[index % 2].save(record)
+
+    run_together(*(save(i) for i in range(count)))
+    [row] = clients[0].summary()
+    assert (row.stable, row.summary) == (f"{count - 1}.0", f"s{count - 1}")
