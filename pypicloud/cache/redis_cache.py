@@ -17,16 +17,12 @@ import json
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+import redis  # a missing module: load_backend names the extra to install
+from redis.exceptions import WatchError
+
 from pypicloud.cache.base import AlreadyCached, Cache, CacheDefaults, summarize
-from pypicloud.extras import install_hint
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
-
-try:
-    import redis
-    from redis.exceptions import WatchError
-except ImportError as exc:  # pragma: no cover - the redis extra is missing
-    raise ImportError(f"{exc}{install_hint(exc)}", name=exc.name) from exc
 
 DEFAULT_PREFIX = "pypicloud:"
 PLAIN_FIELDS = ("name", "version", "filename", "last_modified", "summary")
