@@ -446,10 +446,35 @@ class DynamoCache(CacheDefaults):
                 answer = self.client.batch_write_item(RequestItems=pending)
                 pending = answer.get("UnprocessedItems") or {}
 
-    def reload_from_storage(self, packages: Iterable[Package]) -> int:
+    def _reload_by_diff(self, stored: dict[str, Package]) -> None:
+        """Write what changed, drop what is gone, keep the rest: never an empty moment."""
+        cached = {p.filename: p for p in self.all_packages()}
+        changed = [p for f, p in stored.items() if cached.get(f) != p]
+        gone = [f for f in cached if f not in stored]
+        self._batch(self.packages, [{"PutRequest": {"Item": package_to_item(p)}} for p in changed])
+        self._batch(
+            self.packages, [{"DeleteRequest": {"Key": {"filename": {"S": f}}}} for f in gone]
+        )
+        self._batch(self.meta, [{"DeleteRequest": {"Key": self._core_key(f)}} for f in gone])
+        by_name: dict[str, list[Package]] = {}
+        for package in stored.values():
+            by_name.setdefault(package.name, []).append(package)
+        touched = {p.name for p in changed}
+        self._batch(
+            self.summaries,
+            [{"PutRequest": {"Item": summary_item(n, by_name[n], fresh_rev())}} for n in touched],
+        )
+        stale = [n for n in self.distinct() if n not in by_name]
+        self._batch(self.summaries, [{"DeleteRequest": {"Key": {"name": {"S": n}}}} for n in stale])
+
+    def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int:
+        """Under the lock (writers wait); ``graceful`` diffs instead of emptying the tables."""
         stored = {p.filename: p for p in packages}
         owner = self._lock()
         try:
+            if graceful:
+                self._reload_by_diff(stored)
+                return len(stored)
             known = [i["filename"]["S"] for i in self._pages("scan", TableName=self.packages)]
             names = [row["name"]["S"] for row in self._summary_rows()]
             self._batch(

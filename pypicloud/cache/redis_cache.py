@@ -257,7 +257,8 @@ class RedisCache(CacheDefaults):
     def save_core_metadata(self, filename: str, content: bytes) -> None:
         self.client.set(self._core_key(filename), content)  # a fill: no page changes
 
-    def reload_from_storage(self, packages: Iterable[Package]) -> int:
+    def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int:
+        """One MULTI/EXEC: readers see the old records until it runs (graceful or not)."""
         stored = {p.filename: p for p in packages}
         by_name: dict[str, list[Package]] = {}
         for package in stored.values():

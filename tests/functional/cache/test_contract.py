@@ -384,3 +384,36 @@ def test_concurrent_saves_of_one_project_keep_its_summary_right(clients):
     run_together(*(save(i) for i in range(count)))
     [row] = clients[0].summary()
     assert (row.stable, row.summary) == (f"{count - 1}.0", f"s{count - 1}")
+
+
+def test_graceful_reload_diffs_and_never_looks_empty(clients):
+    reloader, reader = clients
+    kept = [package(f"kept-{i}.0.tar.gz", f"{i}.0", name="kept") for i in range(15)]
+    for record in kept:
+        reloader.add(record)
+    reloader.add(package("gone-1.0.tar.gz", name="gone"))
+    reloader.save_core_metadata("kept-0.0.tar.gz", b"Name: kept")
+    reloader.save_core_metadata("gone-1.0.tar.gz", b"Name: gone")
+    new = package("new-1.0.tar.gz", name="new", uploader="storage")
+    seen: list[list[str]] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            seen.append(reader.distinct())
+
+    def reload() -> None:
+        try:
+            assert reloader.reload_from_storage([*kept, new], graceful=True) == 16
+        finally:
+            done.set()
+
+    run_together(read, reload)
+    assert [] not in seen
+    assert all("kept" in names for names in seen)
+    assert reader.distinct() == ["kept", "new"]
+    assert reader.fetch("new-1.0.tar.gz") == new
+    assert reader.fetch("gone-1.0.tar.gz") is None
+    assert reader.core_metadata("gone-1.0.tar.gz") is None
+    assert reader.core_metadata("kept-0.0.tar.gz") == b"Name: kept"
+    assert len(reader.all("kept")) == 15
