@@ -20,7 +20,9 @@ from pypicloud.views.account import body
 
 
 def _page(request: Request, error: str = "", username: str = "", status: int = 200) -> Response:
-    html = render("login.html", action=request.route_url("login"), error=error, username=username)
+    html = render(
+        "login.html", action=request.route_url("login"), error=error, username=username
+    )
     return Response(html, status=status, content_type="text/html", charset="utf-8")
 
 
