@@ -501,21 +501,25 @@ class DynamoCache(CacheDefaults):
                 ],
             )
         finally:
-            self.client.transact_write_items(
-                TransactItems=[
-                    self._bump(),
-                    {
-                        "Delete": {
-                            "TableName": self.meta,
-                            "Key": LOCK,
-                            "ConditionExpression": "#o = :o",
-                            "ExpressionAttributeNames": {"#o": "owner"},
-                            "ExpressionAttributeValues": {":o": {"S": owner}},
-                        }
-                    },
-                ]
-            )
+            self._unlock(owner)
         return len(stored)
+
+    def _unlock(self, owner: str) -> None:
+        """Release the reload lock and bump the serial: the reload's result is one change."""
+        self.client.transact_write_items(
+            TransactItems=[
+                self._bump(),
+                {
+                    "Delete": {
+                        "TableName": self.meta,
+                        "Key": LOCK,
+                        "ConditionExpression": "#o = :o",
+                        "ExpressionAttributeNames": {"#o": "owner"},
+                        "ExpressionAttributeValues": {":o": {"S": owner}},
+                    }
+                },
+            ]
+        )
 
 
 if TYPE_CHECKING:

@@ -113,3 +113,19 @@ def test_tablenames_override_and_settings(moto_endpoint, dynamo_namespace):
         DynamoCache.from_settings(Settings({**settings, "db.tablenames": "one"}, environ={}))
     with pytest.raises(ConfigError, match="db.region_name"):
         DynamoCache.from_settings(Settings({}, environ={}))
+
+
+def test_writers_wait_while_a_reload_holds_the_lock(client, dynamo_namespace):
+    import threading
+    import time
+
+    cache = DynamoCache(client, dynamo_namespace)
+    record = Package("pkg", "1.0", "pkg-1.0.tar.gz", WHEN)
+    owner = cache._lock()
+    writer = threading.Thread(target=lambda: cache.save(record))
+    writer.start()
+    time.sleep(0.5)
+    assert cache.fetch(record.filename) is None
+    cache._unlock(owner)
+    writer.join(timeout=30)
+    assert cache.fetch(record.filename) == record
