@@ -8,6 +8,7 @@ EXTRA_OF_MODULE = {
     "azure": "azure",
     "psycopg": "postgres",
     "pymysql": "mysql",
+    "redis": "redis",
 }
 
 #: Drivers SQLAlchemy picks for a URL without one, and the URL the extra's driver needs.

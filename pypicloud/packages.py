@@ -60,6 +60,7 @@ class PackageOptions:
     allow_delete_groups: tuple[str, ...] = ()
     max_upload_size: int = 100 * 1024 * 1024
     stream_files: bool = False
+    graceful_reload: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PackageOptions:
@@ -71,6 +72,7 @@ class PackageOptions:
             allow_delete_groups=tuple(settings.list("pypi.allow_delete_groups")),
             max_upload_size=settings.size("pypi.max_upload_size", cls.max_upload_size) or 0,
             stream_files=settings.bool("pypi.stream_files", False),
+            graceful_reload=settings.bool("db.graceful_reload", False),
         )
 
 
@@ -281,7 +283,9 @@ class PackageService:
 
     def reload_from_storage(self) -> int:
         known = {p.filename: p for p in self.cache.all_packages()}
-        count = self.cache.reload_from_storage(self.storage.list(known))
+        count = self.cache.reload_from_storage(
+            self.storage.list(known), graceful=self.options.graceful_reload
+        )
         log.info("rebuilt the package database from storage: %d files", count)
         return count
 

@@ -28,7 +28,6 @@ TOLERATED_KEYS = frozenset(
         "pypi.package_max_age",
         "pypi.use_json_scraper",
         "pypi.download_url",
-        "db.graceful_reload",
     }
 )
 

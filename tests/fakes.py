@@ -237,8 +237,9 @@ class MemoryCache:
         self.metadata.pop(package.filename, None)
         self.counter += 1
 
-    def reload_from_storage(self, packages: Iterable[Package]) -> int:
+    def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int:
         self.records = {p.filename: p for p in packages}
+        self.graceful = graceful
         self.counter += 1
         return len(self.records)
 

@@ -10,6 +10,11 @@ BACKENDS = {
     "sql": "pypicloud.cache.sql:SQLCache",
     "pypicloud.cache.SQLCache": "pypicloud.cache.sql:SQLCache",
     "pypicloud.cache.sql.SQLCache": "pypicloud.cache.sql:SQLCache",
+    "redis": "pypicloud.cache.redis_cache:RedisCache",
+    "pypicloud.cache.RedisCache": "pypicloud.cache.redis_cache:RedisCache",
+    "pypicloud.cache.redis_cache.RedisCache": "pypicloud.cache.redis_cache:RedisCache",
+    "dynamo": "pypicloud.cache.dynamo:DynamoCache",
+    "pypicloud.cache.dynamo.DynamoCache": "pypicloud.cache.dynamo:DynamoCache",
 }
 
 __all__ = ["AlreadyCached", "Cache", "cache_from_settings"]

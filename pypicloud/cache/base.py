@@ -70,10 +70,12 @@ class Cache(Protocol):
 
     def clear_all(self) -> None: ...
 
-    def reload_from_storage(self, packages: Iterable[Package]) -> int:
+    def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int:
         """Replace every record with ``packages`` in one go; return how many.
 
-        Core metadata of a file no longer among ``packages`` goes too.
+        Core metadata of a file no longer among ``packages`` goes too. ``graceful``
+        (``db.graceful_reload``) asks a backend whose reload is not one transaction to diff
+        instead: add what is missing, drop what is gone, keep the rest, never look empty.
         """
         ...
 
@@ -126,7 +128,7 @@ class CacheDefaults(abc.ABC):
     def distinct(self) -> list[str]: ...
 
     @abc.abstractmethod
-    def reload_from_storage(self, packages: Iterable[Package]) -> int: ...
+    def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int: ...
 
     @abc.abstractmethod
     def serial(self) -> int: ...

@@ -225,7 +225,8 @@ class SQLCache(CacheDefaults):
             conn.execute(delete(packages))
             conn.execute(delete(core_metadata_table))
 
-    def reload_from_storage(self, stored: Iterable[Package]) -> int:
+    def reload_from_storage(self, stored: Iterable[Package], graceful: bool = False) -> int:
+        """One transaction: readers see the old records until it commits (graceful or not)."""
         rows = [_package_to_row(p) for p in stored]
         with self._writing() as conn:
             conn.execute(delete(packages))

@@ -208,3 +208,13 @@ def test_release_yank_covers_every_file_and_unyank_clears_the_reason():
     packages.set_release_yanked(packages.release("alpha", "1.0"), False)
     assert all(p.yanked is False for p in packages.files("alpha"))
     assert all("yanked_reason" not in p.data for p in packages.files("alpha"))
+
+
+@pytest.mark.parametrize("value", ["true", "false"])
+def test_db_graceful_reload_reaches_the_cache(value):
+    from pypicloud.settings import Settings
+
+    options = PackageOptions.from_settings(Settings({"db.graceful_reload": value}, environ={}))
+    cache = MemoryCache()
+    PackageService(MemoryStorage(), cache, options).reload_from_storage()
+    assert cache.graceful is (value == "true")

@@ -17,7 +17,7 @@ from pypicloud.cache import AlreadyCached, Cache
 from pypicloud.cache.base import ProjectSummary
 from pypicloud.models import Package
 
-BACKENDS = ["sqlite", "postgresql", "mysql"]
+BACKENDS = ["sqlite", "postgresql", "mysql", "redis", "dynamo"]
 
 WHEN = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
@@ -231,10 +231,26 @@ def test_reload_with_nothing_empties(cache):
 
 def test_core_metadata_bytes_round_trip_and_replace(cache):
     big = b"Metadata-Version: 2.1\nName: pkg\n\n" + "é".encode() * 200_000 + b"\x00\xff"
+    big = big[: getattr(cache, "max_core_metadata", len(big))]
     cache.save_core_metadata("pkg-1.0-py3-none-any.whl", big)
     assert cache.core_metadata("pkg-1.0-py3-none-any.whl") == big
     cache.save_core_metadata("pkg-1.0-py3-none-any.whl", b"Name: pkg")
     assert cache.core_metadata("pkg-1.0-py3-none-any.whl") == b"Name: pkg"
+
+
+@pytest.fixture
+def big_metadata(cache) -> bytes:
+    limit = getattr(cache, "max_core_metadata", None)
+    if limit is None:
+        pytest.skip("this backend stores core metadata of any size")
+    return b"Name: pkg\n\n" + b"x" * limit
+
+
+def test_core_metadata_over_the_backends_limit_is_dropped_not_stale(cache, big_metadata):
+    """Too large to store (DynamoDB's 400 KB items): the file is read again instead."""
+    cache.save_core_metadata("pkg-1.0-py3-none-any.whl", b"Name: pkg")
+    cache.save_core_metadata("pkg-1.0-py3-none-any.whl", big_metadata)
+    assert cache.core_metadata("pkg-1.0-py3-none-any.whl") is None
 
 
 # -- serial and health ------------------------------------------------------------------------
@@ -355,3 +371,49 @@ def test_concurrent_reload_and_saves_leave_a_consistent_state(clients):
     for record in saved:
         if record.filename in names:
             assert reloader.fetch(record.filename) == record
+
+
+def test_concurrent_saves_of_one_project_keep_its_summary_right(clients):
+    """Each writer updates the project's summary row: none may lose another's update."""
+    count = 8
+
+    def save(index: int) -> Callable[[], None]:
+        record = package(f"pkg-{index}.0.tar.gz", f"{index}.0", summary=f"s{index}")
+        return lambda: clients[index % 2].save(record)
+
+    run_together(*(save(i) for i in range(count)))
+    [row] = clients[0].summary()
+    assert (row.stable, row.summary) == (f"{count - 1}.0", f"s{count - 1}")
+
+
+def test_graceful_reload_diffs_and_never_looks_empty(clients):
+    reloader, reader = clients
+    kept = [package(f"kept-{i}.0.tar.gz", f"{i}.0", name="kept") for i in range(15)]
+    for record in kept:
+        reloader.add(record)
+    reloader.add(package("gone-1.0.tar.gz", name="gone"))
+    reloader.save_core_metadata("kept-0.0.tar.gz", b"Name: kept")
+    reloader.save_core_metadata("gone-1.0.tar.gz", b"Name: gone")
+    new = package("new-1.0.tar.gz", name="new", uploader="storage")
+    seen: list[list[str]] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            seen.append(reader.distinct())
+
+    def reload() -> None:
+        try:
+            assert reloader.reload_from_storage([*kept, new], graceful=True) == 16
+        finally:
+            done.set()
+
+    run_together(read, reload)
+    assert [] not in seen
+    assert all("kept" in names for names in seen)
+    assert reader.distinct() == ["kept", "new"]
+    assert reader.fetch("new-1.0.tar.gz") == new
+    assert reader.fetch("gone-1.0.tar.gz") is None
+    assert reader.core_metadata("gone-1.0.tar.gz") is None
+    assert reader.core_metadata("kept-0.0.tar.gz") == b"Name: kept"
+    assert len(reader.all("kept")) == 15

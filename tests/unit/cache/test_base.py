@@ -27,7 +27,7 @@ class Primitives(CacheDefaults):
     def distinct(self) -> list[str]:
         return sorted({p.name for p in self.records.values()})
 
-    def reload_from_storage(self, packages: Iterable[Package]) -> int:
+    def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int:
         self.records = {p.filename: p for p in packages}
         self.writes += 1
         return len(self.records)

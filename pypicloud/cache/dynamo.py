@@ -1,0 +1,526 @@
+"""The DynamoDB package database, in the original pypicloud's two tables.
+
+``<namespace>DynamoPackage`` (hash key ``filename``, index ``name-index`` on ``name``) and
+``<namespace>PackageSummary`` (hash key ``name``) hold what the original wrote (numbers of
+epoch seconds for ``last_modified``, a map for ``data``), so its tables are served as is.
+A third table of ours, ``<namespace>PypicloudMeta`` (hash key ``key``), holds the serial, a
+write lock for reloads and the core-metadata bytes.
+
+Every write is one TransactWriteItems: the record, its project's summary row (guarded by a
+revision number, so concurrent writers of one project retry instead of losing an update),
+an atomic ADD to the serial, and a check that no reload holds the lock. A reload takes the
+lock, so writers wait for it and its result is never mixed with theirs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from pypicloud.cache.base import AlreadyCached, Cache, CacheDefaults, ProjectSummary, summarize
+from pypicloud.models import Package
+from pypicloud.settings import ConfigError, Settings
+from pypicloud.versions import newest_first
+
+#: DynamoDB refuses items over 400 KB; larger METADATA is re-read from the file instead.
+MAX_CORE_METADATA = 350 * 1024
+LOCK_SECONDS = 300
+SERIAL = {"key": {"S": "serial"}}
+LOCK = {"key": {"S": "lock"}}
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _plain(value: Any) -> Any:
+    """boto3's Decimals back to the ints and floats the records hold."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _number(when: dt.datetime) -> dict[str, str]:
+    return {"N": f"{when.timestamp():.6f}"}
+
+
+def _when(attribute: dict[str, str] | None) -> dt.datetime:
+    return dt.datetime.fromtimestamp(float((attribute or {}).get("N", "0")), dt.UTC)
+
+
+def _data_map(data: dict[str, Any]) -> dict[str, Any]:
+    clean = json.loads(json.dumps(data), parse_float=Decimal)
+    return {"M": {k: _serializer.serialize(v) for k, v in clean.items()}}
+
+
+def package_to_item(package: Package) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "filename": {"S": package.filename},
+        "name": {"S": package.name},
+        "version": {"S": package.version},
+        "last_modified": _number(package.last_modified),
+        "data": _data_map(package.data),
+    }
+    if package.summary:  # DynamoDB refuses empty strings in keys; the original left it out
+        item["summary"] = {"S": package.summary}
+    return item
+
+
+def item_to_package(item: dict[str, Any]) -> Package:
+    raw = item.get("data", {})
+    if "S" in raw:  # older flywheel releases stored the dict as JSON text
+        try:
+            data = json.loads(raw["S"])
+        except ValueError:
+            data = {}
+    else:
+        data = _plain(_deserializer.deserialize(raw)) if raw else {}
+    return Package(
+        name=item["name"]["S"],
+        version=item.get("version", {}).get("S", ""),
+        filename=item["filename"]["S"],
+        last_modified=_when(item.get("last_modified")),
+        summary=item.get("summary", {}).get("S") or None,
+        data=data if isinstance(data, dict) else {},
+    )
+
+
+def summary_item(name: str, files: list[Package], rev: int) -> dict[str, Any]:
+    """The original's summary row, plus ``stable`` and ``rev`` of ours."""
+    [row] = summarize(files)
+    newest = newest_first(files)[0]
+    item: dict[str, Any] = {
+        "name": {"S": name},
+        "last_modified": _number(row.last_modified),
+        "stable": {"S": row.stable},
+        "stable_filename": {"S": newest.filename},
+        "rev": {"N": str(rev)},
+    }
+    if row.summary:
+        item["summary"] = {"S": row.summary}
+    return item
+
+
+def fresh_rev() -> int:
+    """A random first revision: a row dropped and made again never repeats an old one."""
+    return uuid.uuid4().int >> 72
+
+
+class Cancelled(Exception):
+    """A transaction was cancelled; ``reasons`` has one code per item ("None" when fine)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(", ".join(reasons))
+        self.reasons = reasons
+
+
+class DynamoCache(CacheDefaults):
+    """Package records in DynamoDB, shared by every server that points at the same tables."""
+
+    max_core_metadata = MAX_CORE_METADATA
+
+    def __init__(self, client: Any, namespace: str = "", tablenames: list[str] | None = None):
+        self.client = client
+        packages, summaries = tablenames or ["DynamoPackage", "PackageSummary"]
+        self.packages = namespace + packages
+        self.summaries = namespace + summaries
+        self.meta = namespace + "PypicloudMeta"
+        self.create_tables()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DynamoCache:
+        region = settings.str("db.region_name")
+        host = settings.str("db.host")
+        port = settings.int("db.port", 8000)
+        secure = settings.bool("db.secure")
+        tablenames = settings.list("db.tablenames")
+        if tablenames and len(tablenames) != 2:
+            raise ConfigError("db.tablenames", "expected two names: packages, summaries")
+        if region is None and host is None:
+            raise ConfigError("db.region_name", "set db.region_name or db.host")
+        endpoint = None
+        if host is not None:
+            endpoint = host if "://" in host else f"http{'s' if secure else ''}://{host}:{port}"
+        client = boto3.session.Session().client(
+            "dynamodb",
+            region_name=region or "us-east-1",
+            endpoint_url=endpoint,
+            aws_access_key_id=settings.str("db.aws_access_key_id"),
+            aws_secret_access_key=settings.str("db.aws_secret_access_key"),
+        )
+        try:
+            return cls(client, settings.str("db.namespace", "") or "", tablenames or None)
+        except (BotoCoreError, ClientError) as exc:
+            key = "db.host" if host else "db.region_name"
+            raise ConfigError(key, f"cannot open the DynamoDB tables: {exc}") from exc
+
+    # -- schema ------------------------------------------------------------------------
+
+    def create_tables(self) -> None:
+        """Create the missing tables (PAY_PER_REQUEST); another server may race us to it."""
+        strings = [{"AttributeName": "filename", "AttributeType": "S"}]
+        specs: list[dict[str, Any]] = [
+            {
+                "TableName": self.packages,
+                "KeySchema": [{"AttributeName": "filename", "KeyType": "HASH"}],
+                "AttributeDefinitions": [
+                    *strings,
+                    {"AttributeName": "name", "AttributeType": "S"},
+                ],
+                "GlobalSecondaryIndexes": [
+                    {
+                        "IndexName": "name-index",
+                        "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                ],
+            },
+            {
+                "TableName": self.summaries,
+                "KeySchema": [{"AttributeName": "name", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "name", "AttributeType": "S"}],
+            },
+            {
+                "TableName": self.meta,
+                "KeySchema": [{"AttributeName": "key", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "key", "AttributeType": "S"}],
+            },
+        ]
+        for spec in specs:
+            try:
+                self.client.describe_table(TableName=spec["TableName"])
+                continue
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                    raise
+            try:
+                self.client.create_table(BillingMode="PAY_PER_REQUEST", **spec)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ResourceInUseException":
+                    raise
+            self.client.get_waiter("table_exists").wait(TableName=spec["TableName"])
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _pages(self, method: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        for page in self.client.get_paginator(method).paginate(**kwargs):
+            yield from page.get("Items", [])
+
+    def fetch(self, filename: str) -> Package | None:
+        found = self.client.get_item(
+            TableName=self.packages, Key={"filename": {"S": filename}}, ConsistentRead=True
+        )
+        return item_to_package(found["Item"]) if "Item" in found else None
+
+    def all(self, name: str) -> list[Package]:
+        items = self._pages(
+            "query",
+            TableName=self.packages,
+            IndexName="name-index",
+            KeyConditionExpression="#n = :n",
+            ExpressionAttributeNames={"#n": "name"},
+            ExpressionAttributeValues={":n": {"S": name}},
+        )
+        return newest_first(item_to_package(item) for item in items)
+
+    def all_packages(self) -> list[Package]:
+        """A scan: for rebuilds only, never for a listing."""
+        return [item_to_package(i) for i in self._pages("scan", TableName=self.packages)]
+
+    def _summary_rows(self) -> list[dict[str, Any]]:
+        return list(self._pages("scan", TableName=self.summaries, ConsistentRead=True))
+
+    def distinct(self) -> list[str]:
+        return sorted(row["name"]["S"] for row in self._summary_rows())
+
+    def summary(self) -> list[ProjectSummary]:
+        """From the summaries table; a row the original wrote (no ``stable``) asks its project."""
+        rows = []
+        for row in self._summary_rows():
+            name = row["name"]["S"]
+            if "stable" not in row:
+                rows.extend(summarize(self.all(name)))
+                continue
+            rows.append(
+                ProjectSummary(
+                    name=name,
+                    summary=row.get("summary", {}).get("S") or None,
+                    stable=row["stable"]["S"],
+                    last_modified=_when(row.get("last_modified")),
+                )
+            )
+        return sorted(rows, key=lambda r: r.name)
+
+    def serial(self) -> int:
+        found = self.client.get_item(TableName=self.meta, Key=SERIAL, ConsistentRead=True)
+        return int(found.get("Item", {}).get("value", {}).get("N", "0"))
+
+    def core_metadata(self, filename: str) -> bytes | None:
+        found = self.client.get_item(
+            TableName=self.meta, Key=self._core_key(filename), ConsistentRead=True
+        )
+        return found["Item"]["content"]["B"] if "Item" in found else None
+
+    # -- writing -----------------------------------------------------------------------
+
+    @staticmethod
+    def _core_key(filename: str) -> dict[str, Any]:
+        return {"key": {"S": f"core_metadata:{filename}"}}
+
+    def _bump(self) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self.meta,
+                "Key": SERIAL,
+                "UpdateExpression": "ADD #v :one",
+                "ExpressionAttributeNames": {"#v": "value"},
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        }
+
+    def _unlocked(self) -> dict[str, Any]:
+        """Fails while a reload holds the lock (unless its lease has run out)."""
+        return {
+            "ConditionCheck": {
+                "TableName": self.meta,
+                "Key": LOCK,
+                "ConditionExpression": "attribute_not_exists(#k) OR #u < :now",
+                "ExpressionAttributeNames": {"#k": "key", "#u": "until"},
+                "ExpressionAttributeValues": {":now": {"N": str(int(time.time()))}},
+            }
+        }
+
+    def _summary_write(self, name: str, old: dict[str, Any] | None, files: list[Package]):
+        """Replace (or drop) the summary row, only if it is still the ``old`` we read."""
+        if old is None:
+            condition, values = "attribute_not_exists(#n)", {}
+        elif "rev" in old:
+            condition, values = "#r = :r", {":r": old["rev"]}
+        else:
+            condition, values = "attribute_exists(#n) AND attribute_not_exists(#r)", {}
+        names = {k: v for k, v in (("#n", "name"), ("#r", "rev")) if k in condition}
+        guard: dict[str, Any] = {"ConditionExpression": condition}
+        guard["ExpressionAttributeNames"] = names
+        if values:
+            guard["ExpressionAttributeValues"] = values
+        rev = int(old["rev"]["N"]) + 1 if old and "rev" in old else fresh_rev()
+        if not files:
+            if old is None:
+                return None
+            return {"Delete": {"TableName": self.summaries, "Key": {"name": {"S": name}}, **guard}}
+        item = summary_item(name, files, rev)
+        return {"Put": {"TableName": self.summaries, "Item": item, **guard}}
+
+    def _transact(self, items: list[dict[str, Any] | None]) -> None:
+        try:
+            self.client.transact_write_items(TransactItems=[i for i in items if i])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons", [])
+            raise Cancelled([r.get("Code", "None") for r in reasons]) from None
+
+    def _retrying(self, attempt: Callable[[], None]) -> None:
+        """Run ``attempt`` until no concurrent writer or reload got in its way."""
+        for tries in range(200):
+            try:
+                attempt()
+                return
+            except Cancelled:
+                time.sleep(min(0.5, 0.005 * (tries + 1)))
+        raise RuntimeError("the package database stayed busy; try again")
+
+    def _summary_row(self, name: str) -> dict[str, Any] | None:
+        found = self.client.get_item(
+            TableName=self.summaries, Key={"name": {"S": name}}, ConsistentRead=True
+        )
+        return found.get("Item")
+
+    def _files_with(self, name: str, row: dict[str, Any] | None, package: Package):
+        """The project's files after putting ``package``; from the row when it has enough."""
+        if row is not None and "stable_filename" in row and row["stable"]["S"]:
+            stand_in = Package(
+                name,
+                row["stable"]["S"],
+                row["stable_filename"]["S"],
+                _when(row.get("last_modified")),
+                row.get("summary", {}).get("S") or None,
+            )
+            if stand_in.filename != package.filename:
+                return [stand_in, package]
+        return [p for p in self.all(name) if p.filename != package.filename] + [package]
+
+    def _put(self, package: Package, *, exclusive: bool) -> None:
+        def attempt() -> None:
+            row = self._summary_row(package.name)
+            put: dict[str, Any] = {"TableName": self.packages, "Item": package_to_item(package)}
+            if exclusive:
+                put["ConditionExpression"] = "attribute_not_exists(filename)"
+            try:
+                self._transact(
+                    [
+                        {"Put": put},
+                        self._summary_write(
+                            package.name, row, self._files_with(package.name, row, package)
+                        ),
+                        self._bump(),
+                        self._unlocked(),
+                    ]
+                )
+            except Cancelled as exc:
+                if exclusive and exc.reasons[:1] == ["ConditionalCheckFailed"]:
+                    raise AlreadyCached(package.filename) from None
+                raise
+
+        self._retrying(attempt)
+
+    def add(self, package: Package) -> None:
+        self._put(package, exclusive=True)
+
+    def save(self, package: Package) -> None:
+        self._put(package, exclusive=False)
+
+    def delete(self, package: Package) -> None:
+        def attempt() -> None:
+            row = self._summary_row(package.name)
+            rest = [p for p in self.all(package.name) if p.filename != package.filename]
+            key = {"filename": {"S": package.filename}}
+            self._transact(
+                [
+                    {"Delete": {"TableName": self.packages, "Key": key}},
+                    {"Delete": {"TableName": self.meta, "Key": self._core_key(package.filename)}},
+                    self._summary_write(package.name, row, rest),
+                    self._bump(),
+                    self._unlocked(),
+                ]
+            )
+
+        self._retrying(attempt)
+
+    def save_core_metadata(self, filename: str, content: bytes) -> None:
+        """A fill, not a change (no serial bump); too large a one is dropped, not stored."""
+        if len(content) > self.max_core_metadata:
+            self.client.delete_item(TableName=self.meta, Key=self._core_key(filename))
+            return
+        item = {**self._core_key(filename), "content": {"B": content}}
+        self.client.put_item(TableName=self.meta, Item=item)
+
+    # -- reload ------------------------------------------------------------------------
+
+    def _lock(self) -> str:
+        """Take the reload lock: writers wait while it is held (until its lease runs out)."""
+        owner = uuid.uuid4().hex
+        for tries in range(600):
+            now = int(time.time())
+            try:
+                self.client.put_item(
+                    TableName=self.meta,
+                    Item={**LOCK, "owner": {"S": owner}, "until": {"N": str(now + LOCK_SECONDS)}},
+                    ConditionExpression="attribute_not_exists(#k) OR #u < :now",
+                    ExpressionAttributeNames={"#k": "key", "#u": "until"},
+                    ExpressionAttributeValues={":now": {"N": str(now)}},
+                )
+                return owner
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                time.sleep(min(0.5, 0.01 * (tries + 1)))
+        raise RuntimeError("another reload holds the package database")
+
+    def _batch(self, table: str, requests: list[dict[str, Any]]) -> None:
+        for start in range(0, len(requests), 25):
+            pending = {table: requests[start : start + 25]}
+            while pending:
+                answer = self.client.batch_write_item(RequestItems=pending)
+                pending = answer.get("UnprocessedItems") or {}
+
+    def _reload_by_diff(self, stored: dict[str, Package]) -> None:
+        """Write what changed, drop what is gone, keep the rest: never an empty moment."""
+        cached = {p.filename: p for p in self.all_packages()}
+        changed = [p for f, p in stored.items() if cached.get(f) != p]
+        gone = [f for f in cached if f not in stored]
+        self._batch(self.packages, [{"PutRequest": {"Item": package_to_item(p)}} for p in changed])
+        self._batch(
+            self.packages, [{"DeleteRequest": {"Key": {"filename": {"S": f}}}} for f in gone]
+        )
+        self._batch(self.meta, [{"DeleteRequest": {"Key": self._core_key(f)}} for f in gone])
+        by_name: dict[str, list[Package]] = {}
+        for package in stored.values():
+            by_name.setdefault(package.name, []).append(package)
+        touched = {p.name for p in changed}
+        self._batch(
+            self.summaries,
+            [{"PutRequest": {"Item": summary_item(n, by_name[n], fresh_rev())}} for n in touched],
+        )
+        stale = [n for n in self.distinct() if n not in by_name]
+        self._batch(self.summaries, [{"DeleteRequest": {"Key": {"name": {"S": n}}}} for n in stale])
+
+    def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int:
+        """Under the lock (writers wait); ``graceful`` diffs instead of emptying the tables."""
+        stored = {p.filename: p for p in packages}
+        owner = self._lock()
+        try:
+            if graceful:
+                self._reload_by_diff(stored)
+                return len(stored)
+            known = [i["filename"]["S"] for i in self._pages("scan", TableName=self.packages)]
+            names = [row["name"]["S"] for row in self._summary_rows()]
+            self._batch(
+                self.packages,
+                [{"DeleteRequest": {"Key": {"filename": {"S": f}}}} for f in known],
+            )
+            gone = [f for f in known if f not in stored]
+            self._batch(self.meta, [{"DeleteRequest": {"Key": self._core_key(f)}} for f in gone])
+            self._batch(
+                self.summaries, [{"DeleteRequest": {"Key": {"name": {"S": n}}}} for n in names]
+            )
+            self._batch(
+                self.packages,
+                [{"PutRequest": {"Item": package_to_item(p)}} for p in stored.values()],
+            )
+            by_name: dict[str, list[Package]] = {}
+            for package in stored.values():
+                by_name.setdefault(package.name, []).append(package)
+            self._batch(
+                self.summaries,
+                [
+                    {"PutRequest": {"Item": summary_item(n, f, fresh_rev())}}
+                    for n, f in by_name.items()
+                ],
+            )
+        finally:
+            self._unlock(owner)
+        return len(stored)
+
+    def _unlock(self, owner: str) -> None:
+        """Release the reload lock and bump the serial: the reload's result is one change."""
+        self.client.transact_write_items(
+            TransactItems=[
+                self._bump(),
+                {
+                    "Delete": {
+                        "TableName": self.meta,
+                        "Key": LOCK,
+                        "ConditionExpression": "#o = :o",
+                        "ExpressionAttributeNames": {"#o": "owner"},
+                        "ExpressionAttributeValues": {":o": {"S": owner}},
+                    }
+                },
+            ]
+        )
+
+
+if TYPE_CHECKING:
+    _conforms: type[Cache] = DynamoCache  # mypy checks the class against the Protocol here
