@@ -18,6 +18,8 @@ from pypicloud.cache.base import ProjectSummary
 from pypicloud.models import Package
 
 BACKENDS = ["sqlite", "postgresql", "mysql", "redis", "dynamo"]
+# Backends that cannot store METADATA of any size (they set ``max_core_metadata``).
+LIMITED_METADATA = ["dynamo"]
 
 WHEN = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 
@@ -238,16 +240,10 @@ def test_core_metadata_bytes_round_trip_and_replace(cache):
     assert cache.core_metadata("pkg-1.0-py3-none-any.whl") == b"Name: pkg"
 
 
-@pytest.fixture
-def big_metadata(cache) -> bytes:
-    limit = getattr(cache, "max_core_metadata", None)
-    if limit is None:
-        pytest.skip("this backend stores core metadata of any size")
-    return b"Name: pkg\n\n" + b"x" * limit
-
-
-def test_core_metadata_over_the_backends_limit_is_dropped_not_stale(cache, big_metadata):
+@pytest.mark.parametrize("open_cache", LIMITED_METADATA, indirect=True)
+def test_core_metadata_over_the_backends_limit_is_dropped_not_stale(cache):
     """Too large to store (DynamoDB's 400 KB items): the file is read again instead."""
+    big_metadata = b"Name: pkg\n\n" + b"x" * cache.max_core_metadata
     cache.save_core_metadata("pkg-1.0-py3-none-any.whl", b"Name: pkg")
     cache.save_core_metadata("pkg-1.0-py3-none-any.whl", big_metadata)
     assert cache.core_metadata("pkg-1.0-py3-none-any.whl") is None
