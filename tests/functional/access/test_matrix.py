@@ -33,6 +33,7 @@ READ_ENDPOINTS = [
     "/api/package/{p}/",
     "/api/package/{p}/{p_}-1.0-py3-none-any.whl",
     "/api/package/{p}/{p_}-1.0-py3-none-any.whl.metadata",
+    "/project/{p}/",
 ]
 
 
@@ -122,9 +123,9 @@ def test_matrix(backend_settings, default, tmp_path):
                     check(user, url, 404, like=missing)
         # Listings hold exactly the readable projects.
         anonymous_lists = "everyone" in defaults["pypi.default_read"]
-        for url in ("/simple/", "/api/package/"):
+        for url in ("/simple/", "/api/package/", "/"):
             response = app.get(url, headers=headers(user), expect_errors=True)
-            if not known and not anonymous_lists:
+            if not known and not anonymous_lists and url != "/":  # the home page lists none
                 if response.status_int != 401:
                     failures.append(f"{user} GET {url}: {response.status_int}, expected 401")
                 continue
