@@ -24,8 +24,8 @@ class Server:
         return f"http://{credentials}127.0.0.1:{self.port}/simple/"
 
 
-def write_ini(path: Path, port: int, extra: dict[str, str]) -> None:
-    settings = {
+def write_ini(path: Path, port: int, extra: dict[str, str | None]) -> None:
+    settings: dict[str, str | None] = {
         "use": "egg:pypicloud",
         "storage.dir": "%(here)s/packages",
         "db.url": "sqlite:///%(here)s/db.sqlite",
@@ -36,10 +36,8 @@ def write_ini(path: Path, port: int, extra: dict[str, str]) -> None:
         "pypi.default_write": "authenticated",
     }
     settings.update(extra)
-    settings = {k: v for k, v in settings.items() if v is not None}
-    app = "\n".join(
-        f"{k} = {v.replace('%(', '%%(') if '$' in v else v}" for k, v in settings.items()
-    )
+    kept = {k: v for k, v in settings.items() if v is not None}
+    app = "\n".join(f"{k} = {v.replace('%(', '%%(') if '$' in v else v}" for k, v in kept.items())
     path.write_text(
         f"[app:main]\n{app}\n\n"
         f"[server:main]\nuse = egg:pypicloud#main\nlisten = 127.0.0.1:{port}\nthreads = 8\n\n"
@@ -50,26 +48,33 @@ def write_ini(path: Path, port: int, extra: dict[str, str]) -> None:
     )
 
 
+def launch(root: Path, extra: dict[str, str | None]) -> tuple[subprocess.Popen, Server]:
+    """pserve on a fresh ini in ``root`` (created), once it listens."""
+    port = free_port()
+    root = root / f"server-{port}"
+    root.mkdir()
+    ini = root / "server.ini"
+    write_ini(ini, port, extra)
+    with open(root / "server.log", "wb") as log:
+        process = subprocess.Popen(
+            [venv_tool("pserve"), str(ini)], stdout=log, stderr=subprocess.STDOUT, cwd=root
+        )
+    try:
+        wait_for_port(port, process)
+    except RuntimeError:
+        stop_process(process)
+        raise RuntimeError((root / "server.log").read_text()) from None
+    return process, Server(port, root)
+
+
 @pytest.fixture
 def start_server(tmp_path) -> Iterator[Callable[..., Server]]:
     processes: list[subprocess.Popen] = []
 
-    def start(**extra: str) -> Server:
-        port = free_port()
-        root = tmp_path / f"server-{port}"
-        root.mkdir()
-        ini = root / "server.ini"
-        write_ini(ini, port, extra)
-        with open(root / "server.log", "wb") as log:
-            process = subprocess.Popen(
-                [venv_tool("pserve"), str(ini)], stdout=log, stderr=subprocess.STDOUT, cwd=root
-            )
+    def start(**extra: str | None) -> Server:
+        process, server = launch(tmp_path, extra)
         processes.append(process)
-        try:
-            wait_for_port(port, process)
-        except RuntimeError:
-            raise RuntimeError((root / "server.log").read_text()) from None
-        return Server(port, root)
+        return server
 
     yield start
     for process in processes:
