@@ -20,6 +20,7 @@ import re
 import secrets
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -353,8 +354,8 @@ class AccountService:
     # -- export and import ---------------------------------------------------------------
 
     def dump(self) -> dict[str, Any]:
-        """Everything, in the original's ``/admin/acl.json.gz`` layout (plus token hashes
-        are never included: tokens are re-issued, not moved)."""
+        """Everything, in the original's ``/admin/acl.json.gz`` layout, plus ``tokens``:
+        each API token with its sha256 digest (there is no secret to include)."""
         backend = self.mutable
         hashes = getattr(backend, "password_hash", None)
         packages: dict[str, dict[str, dict[str, list[str]]]] = {"users": {}, "groups": {}}
@@ -383,14 +384,36 @@ class AccountService:
                 {"username": name, "password": hashes(name) if hashes else None}
                 for name in backend.pending_users()
             ],
+            "tokens": [
+                {**token_json(token), "digest": digest}
+                for token, digest in (
+                    self.tokens.hashed() if isinstance(self.tokens, MutableTokenStore) else []
+                )
+            ],
         }
 
-    def load(self, data: Any) -> Counter[str]:
-        """Import a ``dump()`` (or the original's acl.json); see ``pypicloud.acl.load``."""
+    def load(self, data: Any, warn: Callable[[str], None] = log.warning) -> Counter[str]:
+        """Import a ``dump()`` (or the original's acl.json); see ``pypicloud.acl.load``.
+        Tokens are restored by id (one already here is left alone); a token whose owner
+        is no user here is skipped, and ``warn`` told."""
         from pypicloud import acl
 
+        restore = acl.tokens(data)
         try:
-            return acl.load(self.mutable, data)
+            done = acl.load(self.mutable, data)
+            if restore and not isinstance(self.tokens, MutableTokenStore):
+                warn(f"{len(restore)} tokens skipped: no token store here (a SQL database)")
+                done["tokens skipped (no token store)"] += len(restore)
+            elif restore:
+                store = self.token_store
+                users = {user.username for user in self.mutable.users()}
+                for token, digest in restore:
+                    if token.username not in users:
+                        warn(f"token {token.token_id} skipped: no user {token.username!r} here")
+                        done["tokens skipped (no such user)"] += 1
+                    elif store.restore(token, digest):
+                        done["tokens restored"] += 1
+            return done
         finally:
             self._changed()
 

@@ -7,7 +7,12 @@ The layout (what ``AccountService.dump`` writes and ``ppc-export`` saves)::
      "pending_users": [{"username": "eve", "password": "<hash>"}],
      "groups": {"devs": ["bob"]},
      "packages": {"users": {"secret": {"bob": ["read", "write"]}},
-                  "groups": {"secret": {"devs": ["read"], "everyone": ["read"]}}}}
+                  "groups": {"secret": {"devs": ["read"], "everyone": ["read"]}}},
+     "tokens": [{"id": "…", "username": "bob", "digest": "<sha256>", "scope": "read",
+                 "projects": null, "description": "", "created": "<iso>", ...}]}
+
+``tokens`` is this project's addition (the original ignores unknown keys): API tokens by
+digest, never a secret, restored by ``AccountService.load`` into the token store.
 
 ``load`` only adds and corrects, never deletes, and changes only what differs, so running it
 twice changes nothing the second time (and leaves the backend's change counter alone).
@@ -16,12 +21,17 @@ Existing users keep their password: an import never resets a password someone ch
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections import Counter
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
 from pypicloud.access.base import Mode, MutableAccess, group_principal, user_principal
+from pypicloud.tokens import ApiToken
+
+DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 class AclError(ValueError):
@@ -50,6 +60,50 @@ def _users(data: dict[str, Any], key: str) -> list[tuple[str, str | None, bool]]
             raise AclError(f"{key!r}: every entry needs a username")
         password = entry.get("password")
         found.append((entry["username"], password or None, bool(entry.get("admin", False))))
+    return found
+
+
+def _time(entry: dict[str, Any], key: str, where: str) -> dt.datetime | None:
+    value = entry.get(key)
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise AclError(f"{where}.{key}: expected an ISO date and time") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def tokens(data: Any) -> list[tuple[ApiToken, str]]:
+    """The document's API tokens with their digests (none in the original's layout)."""
+    if not isinstance(data, dict):
+        raise AclError("expected a JSON object")
+    found = []
+    for i, entry in enumerate(_section(data, "tokens", list)):
+        where = f"tokens[{i}]"
+        if not isinstance(entry, dict):
+            raise AclError(f"{where}: expected a JSON object")
+        token_id, username, digest = entry.get("id"), entry.get("username"), entry.get("digest")
+        if not all(isinstance(v, str) and v for v in (token_id, username, digest)):
+            raise AclError(f"{where}: needs an id, a username and a digest")
+        if not DIGEST.match(str(digest)) or entry.get("scope") not in ("read", "upload"):
+            raise AclError(f"{where}: needs a sha256 hex digest and a read or upload scope")
+        projects = entry.get("projects")
+        if projects is not None and (
+            not isinstance(projects, list) or not all(isinstance(p, str) for p in projects)
+        ):
+            raise AclError(f"{where}.projects: expected a list of project names or null")
+        token = ApiToken(
+            token_id=str(token_id),
+            username=str(username),
+            projects=frozenset(map(canonicalize_name, projects)) if projects is not None else None,
+            upload=entry["scope"] == "upload",
+            expires=_time(entry, "expires", where),
+            description=str(entry.get("description") or ""),
+            created=_time(entry, "created", where),
+            last_used=_time(entry, "last_used", where),
+        )
+        found.append((token, str(digest)))
     return found
 
 

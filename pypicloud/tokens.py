@@ -9,6 +9,7 @@ access-control work; ``NoTokens`` refuses every token until one is configured.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
 import hashlib
@@ -101,6 +102,15 @@ class MutableTokenStore(TokenStore, Protocol):
 
     def revoke_all(self, username: str) -> int:
         """Remove every token of a user (deleted users keep none)."""
+        ...
+
+    def hashed(self) -> builtins.list[tuple[ApiToken, str]]:
+        """Every token with its digest (what ``ppc-export`` carries: there is no secret)."""
+        ...
+
+    def restore(self, token: ApiToken, digest: str) -> bool:
+        """Insert an exported token as it was, so its secret keeps working; False, and
+        nothing changes, when a token with its id (or digest) is already here."""
         ...
 
 

@@ -7,6 +7,7 @@ minute per token, so pip's request per file does not become a write per file.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import json
 from collections.abc import Iterable
@@ -162,6 +163,33 @@ class SQLTokenStore:
         with sqlcounter.changing(self.engine, serial) as conn:
             done = conn.execute(delete(tokens).where(tokens.c.username == username)).rowcount
         return int(done or 0)
+
+    def hashed(self) -> builtins.list[tuple[ApiToken, str]]:
+        query = select(tokens).order_by(tokens.c.created, tokens.c.token_id)
+        with self.engine.connect() as conn:
+            return [(_token(row), row.digest) for row in conn.execute(query)]
+
+    def restore(self, token: ApiToken, digest: str) -> bool:
+        here = (tokens.c.token_id == token.token_id) | (tokens.c.digest == digest)
+        with self.engine.connect() as conn:
+            if conn.execute(select(tokens.c.token_id).where(here)).first() is not None:
+                return False
+        projects = sorted(token.projects) if token.projects is not None else None
+        with sqlcounter.changing(self.engine, serial) as conn:
+            conn.execute(
+                insert(tokens).values(
+                    token_id=token.token_id,
+                    digest=digest,
+                    username=token.username,
+                    projects=json.dumps(projects) if projects is not None else None,
+                    upload=token.upload,
+                    description=token.description,
+                    created=_naive(token.created or dt.datetime.now(dt.UTC)),
+                    expires=_naive(token.expires),
+                    last_used=_naive(token.last_used),
+                )
+            )
+        return True
 
 
 if TYPE_CHECKING:

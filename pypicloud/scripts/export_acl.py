@@ -1,6 +1,7 @@
-"""``ppc-export``: save users (with password hashes), groups, grants, pending registrations
-and the registration switch as gzipped JSON, the original's ``/admin/acl.json.gz`` layout,
-so they can move to another access backend (``ppc-import``) or be kept as a backup.
+"""``ppc-export``: save users (with password hashes), groups, grants, pending registrations,
+the registration switch and API tokens (sha256 digests, no secrets) as gzipped JSON, the
+original's ``/admin/acl.json.gz`` layout plus ``tokens``, so they can move to another access
+backend (``ppc-import``) or be kept as a backup.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pypicloud.scripts.common import fail, load_services, run
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ppc-export",
-        description="Export the access backend's users, groups and grants (acl.json.gz).",
+        description="Export the users, groups, grants and API token hashes (acl.json.gz).",
     )
     p.add_argument("config", help="the server's ini file")
     p.add_argument("-o", "--output", default="-", help="file to write; - or none: stdout")
@@ -43,7 +44,7 @@ def _main(argv: list[str] | None) -> int:
             fail(f"{args.output}: {exc.strerror}")
     print(
         f"exported {len(data['users'])} users, {len(data['pending_users'])} pending, "
-        f"{len(data['groups'])} groups",
+        f"{len(data['groups'])} groups, {len(data['tokens'])} tokens",
         file=sys.stderr,
     )
     return 0

@@ -1,6 +1,6 @@
 """``ppc-import``: load a ``ppc-export`` file (or the original pypicloud's acl.json.gz) into
-the ini file's access backend. Idempotent: it adds and corrects, never deletes, and a second
-run changes nothing.
+the ini file's access backend, and its API tokens (by digest) into the token store.
+Idempotent: it adds and corrects, never deletes, and a second run changes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pypicloud.scripts.common import fail, load_services, run
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ppc-import",
-        description="Import users, groups and grants (acl.json.gz) into the access backend.",
+        description="Import users, groups, grants and API token hashes (acl.json.gz).",
     )
     p.add_argument("config", help="the server's ini file")
     p.add_argument("-i", "--input", default="-", help="file to read; - or none: stdin")
@@ -49,7 +49,9 @@ def _main(argv: list[str] | None) -> int:
     document = read_document(args.input)
     services = load_services(args.config)
     try:
-        done = services.accounts.load(document)
+        done = services.accounts.load(
+            document, warn=lambda line: print(f"warning: {line}", file=sys.stderr)
+        )
     except AclError as exc:
         fail(f"{args.input}: {exc}")
     except AccountError as exc:

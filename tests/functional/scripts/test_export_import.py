@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
+from pypicloud.tokens import token_digest
 from tests.fixtures.access import FAST_HASH
 from tests.functional.access import world
 
@@ -145,3 +146,57 @@ def test_round_trip_into_aws_secrets_manager(
         assert result.returncode == 0, result.stderr
     assert result.stderr.strip().splitlines()[-1] == "imported: nothing to change"
     assert export(ppc, target, tmp_path / "b.gz") == exported
+
+
+def test_tokens_move_by_digest_and_still_work_after_import(
+    ppc, make_ini, tmp_path, sql_sqlite_access_settings, sqlite_url, postgresql_url
+):
+    import datetime as dt
+
+    import sqlalchemy as sa
+    from webtest import TestApp
+
+    from pypicloud import make_config
+    from pypicloud.access.sql_tokens import SQLTokenStore
+    from tests.functional.conftest import auth
+
+    source_store = SQLTokenStore(sa.create_engine(sqlite_url))
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=30)
+    secret, carols = source_store.create(
+        "carol", projects=["Carols_Pkg"], upload=True, expires=expires, description="ci"
+    )
+    source_store.create("bob")
+    _, ghost = source_store.create("ghost")
+    source = make_ini("source", settings=sql_sqlite_access_settings)
+    exported = export(ppc, source, tmp_path / "acl.json.gz")
+    by_id = {t["id"]: t for t in exported["tokens"]}
+    assert by_id[carols.token_id]["digest"] == token_digest(secret)
+    assert by_id[carols.token_id]["scope"] == "upload"
+    assert by_id[carols.token_id]["projects"] == ["carols-pkg"]
+    assert secret not in json.dumps(exported)
+
+    target = make_ini("target", **{"pypi.auth": "sql", "auth.db.url": postgresql_url})
+    first = ppc("import", target, "-i", tmp_path / "acl.json.gz")
+    assert first.returncode == 0, first.stderr
+    assert "2 tokens restored" in first.stderr
+    assert f"warning: token {ghost.token_id} skipped: no user 'ghost' here" in first.stderr
+    target_store = SQLTokenStore(sa.create_engine(postgresql_url))
+    version = target_store.version()
+    second = ppc("import", target, "-i", tmp_path / "acl.json.gz")
+    assert second.returncode == 0, second.stderr
+    assert "restored" not in second.stderr and "1 tokens skipped" in second.stderr
+    assert target_store.version() == version
+    moved = [t for t in exported["tokens"] if t["username"] != "ghost"]
+    assert export(ppc, target, tmp_path / "again.json.gz")["tokens"] == moved
+
+    settings = {
+        "pypi.storage": "file",
+        "storage.dir": str(tmp_path / "target" / "packages"),
+        "db.url": f"sqlite:///{tmp_path / 'target' / 'db.sqlite'}",
+        "pypi.auth": "sql",
+        "auth.db.url": postgresql_url,
+        "pypi.default_read": "authenticated",
+    }
+    app = TestApp(make_config(settings, environ={}).make_wsgi_app())
+    assert app.get("/simple/", headers=auth("__token__", secret)).status_int == 200
+    app.get("/simple/", headers=auth("__token__", secret + "x"), status=401)

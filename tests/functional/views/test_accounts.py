@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 
 import pytest
@@ -146,8 +147,13 @@ def test_acl_export(sql_app):
     sql_app.put("/admin/group/devs", headers=admin)
     sql_app.put("/admin/user/root/group/devs", headers=admin)
     sql_app.put("/admin/package/pkg/group/devs/write", headers=admin)
+    issued = sql_app.post_json("/api/tokens", {"description": "ci"}, headers=admin).json
     response = sql_app.get("/admin/acl.json.gz", headers=admin)
     data = json.loads(gzip.decompress(response.body))
+    [token] = data["tokens"]
+    assert token["id"] == issued["id"] and token["username"] == "root"
+    assert token["digest"] == hashlib.sha256(issued["token"].encode()).hexdigest()
+    assert issued["token"] not in gzip.decompress(response.body).decode()
     assert data["allow_register"] is False
     assert data["groups"] == {"devs": ["root"]}
     assert data["packages"] == {"users": {}, "groups": {"pkg": {"devs": ["read", "write"]}}}
