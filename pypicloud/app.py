@@ -78,7 +78,8 @@ class Services:
         for name in unknown_users(access.backend, sorted(access.defaults.admins)):
             log.warning("auth.admins names %r, a user the access backend does not know", name)
         if settings.bool("db.reload_on_start", False) or cache.is_empty():
-            packages.reload_from_storage()
+            # In the background: the server answers meanwhile (/health says "rebuilding").
+            packages.start_rebuild()
         return services
 
     def health(self) -> dict[str, tuple[bool, str]]:

@@ -25,6 +25,7 @@ from pypicloud.cache import Cache
 from pypicloud.cache.base import ProjectSummary
 from pypicloud.dists import InvalidDistribution, read_core_metadata, versions_equal
 from pypicloud.models import Package
+from pypicloud.rebuild import Rebuilder
 from pypicloud.settings import Settings
 from pypicloud.storage import FileExists, PackageNotStored, Storage
 from pypicloud.uploads import (
@@ -114,6 +115,7 @@ class PackageService:
             self.delivery = Delivery.LINK
         self._summary: tuple[int, list[ProjectSummary]] | None = None
         self._summary_lock = threading.Lock()
+        self.rebuilder = Rebuilder(cache, self._listing, self._reload)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -282,10 +284,19 @@ class PackageService:
         return [self.set_yanked(p, yanked, reason) for p in files]
 
     def reload_from_storage(self) -> int:
+        """Rebuild now (under the deployment's rebuild lock: RebuildBusy if another runs)."""
+        return self.rebuilder.run(graceful=self.options.graceful_reload)
+
+    def start_rebuild(self) -> bool:
+        """Rebuild in the background, gracefully; False when a rebuild already runs."""
+        return self.rebuilder.start(graceful=True)
+
+    def _listing(self) -> Iterable[Package]:
         known = {p.filename: p for p in self.cache.all_packages()}
-        count = self.cache.reload_from_storage(
-            self.storage.list(known), graceful=self.options.graceful_reload
-        )
+        return self.storage.list(known)
+
+    def _reload(self, stored: Iterable[Package], graceful: bool) -> int:
+        count = self.cache.reload_from_storage(stored, graceful=graceful)
         log.info("rebuilt the package database from storage: %d files", count)
         return count
 

@@ -9,6 +9,7 @@ def includeme(config: Configurator) -> None:
     config.add_static_view("static", "pypicloud:static", cache_max_age=3600)
     config.add_route("root", "/")
     config.add_route("health", "/health")
+    config.add_route("health_live", "/health/live")
 
     # Simple repository API (PEP 503/691); /pypi/ is the original pypicloud's alias.
     for prefix in ("simple", "pypi"):
@@ -40,6 +41,7 @@ def includeme(config: Configurator) -> None:
 
     # Administration (the original pypicloud's URLs and bodies).
     config.add_route("admin_rebuild", "/admin/rebuild")
+    config.add_route("admin_rebuild_status", "/admin/rebuild/status")
     config.add_route("admin_users", "/admin/user")
     config.add_route("admin_user", "/admin/user/{username}")
     config.add_route("admin_user_approve", "/admin/user/{username}/approve")

@@ -213,6 +213,7 @@ class MemoryCache:
         self.metadata: dict[str, bytes] = {}
         self.counter = 0
         self.fail_saves = False
+        self.locks: dict[str, str] = {}
 
     def fetch(self, filename: str) -> Package | None:
         return self.records.get(filename)
@@ -254,6 +255,14 @@ class MemoryCache:
 
     def save_core_metadata(self, filename: str, content: bytes) -> None:
         self.metadata[filename] = content
+
+    def try_lock(self, name: str, owner: str, seconds: float) -> bool:
+        holder = self.locks.setdefault(name, owner)
+        return holder == owner
+
+    def unlock(self, name: str, owner: str) -> None:
+        if self.locks.get(name) == owner:
+            del self.locks[name]
 
     def check_health(self) -> tuple[bool, str]:
         return True, ""

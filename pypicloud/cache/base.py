@@ -9,6 +9,8 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as dt
+import threading
+import time
 from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
@@ -95,6 +97,16 @@ class Cache(Protocol):
 
     def check_health(self) -> tuple[bool, str]: ...
 
+    def try_lock(self, name: str, owner: str, seconds: float) -> bool:
+        """Take (or, for the same owner, extend) a lock shared by every process on this
+        database; False while another owner holds it. A lock not released expires after
+        ``seconds``, so a crashed holder never blocks the deployment for good."""
+        ...
+
+    def unlock(self, name: str, owner: str) -> None:
+        """Release a lock if ``owner`` still holds it."""
+        ...
+
 
 def summarize(packages: Iterable[Package]) -> list[ProjectSummary]:
     """The ``summary()`` rows of a set of records, by name."""
@@ -113,6 +125,10 @@ def summarize(packages: Iterable[Package]) -> list[ProjectSummary]:
             )
         )
     return rows
+
+
+_local_locks: dict[tuple[int, str], tuple[str, float]] = {}
+_local_locks_guard = threading.Lock()
 
 
 class CacheDefaults(abc.ABC):
@@ -141,6 +157,21 @@ class CacheDefaults(abc.ABC):
 
     def clear_all(self) -> None:
         self.reload_from_storage([])
+
+    def try_lock(self, name: str, owner: str, seconds: float) -> bool:
+        """In-process fallback for a backend with no shared lock: exclusive per process only."""
+        now = time.monotonic()
+        with _local_locks_guard:
+            held = _local_locks.get((id(self), name))
+            if held is not None and held[0] != owner and held[1] > now:
+                return False
+            _local_locks[(id(self), name)] = (owner, now + seconds)
+        return True
+
+    def unlock(self, name: str, owner: str) -> None:
+        with _local_locks_guard:
+            if _local_locks.get((id(self), name), ("",))[0] == owner:
+                del _local_locks[(id(self), name)]
 
     def check_health(self) -> tuple[bool, str]:
         """Healthy when the serial can be read: it is one round trip on every backend."""

@@ -439,6 +439,41 @@ class DynamoCache(CacheDefaults):
                 time.sleep(min(0.5, 0.01 * (tries + 1)))
         raise RuntimeError("another reload holds the package database")
 
+    def try_lock(self, name: str, owner: str, seconds: float) -> bool:
+        """A conditional put of a lock item beside the reload lock, in the same table: it
+        succeeds when the item is absent, expired, or already ours (an extension)."""
+        now = int(time.time() * 1000)
+        try:
+            self.client.put_item(
+                TableName=self.meta,
+                Item={
+                    "key": {"S": f"lock:{name}"},
+                    "owner": {"S": owner},
+                    "until_ms": {"N": str(now + int(seconds * 1000))},
+                },
+                ConditionExpression="attribute_not_exists(#k) OR #u < :now OR #o = :o",
+                ExpressionAttributeNames={"#k": "key", "#u": "until_ms", "#o": "owner"},
+                ExpressionAttributeValues={":now": {"N": str(now)}, ":o": {"S": owner}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def unlock(self, name: str, owner: str) -> None:
+        try:
+            self.client.delete_item(
+                TableName=self.meta,
+                Key={"key": {"S": f"lock:{name}"}},
+                ConditionExpression="#o = :o",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":o": {"S": owner}},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
     def _batch(self, table: str, requests: list[dict[str, Any]]) -> None:
         for start in range(0, len(requests), 25):
             pending = {table: requests[start : start + 25]}

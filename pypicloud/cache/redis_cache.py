@@ -71,6 +71,22 @@ def hash_to_package(raw: dict[Any, Any]) -> Package | None:
     )
 
 
+# Compare-and-act on a lock key in one step, so a lock taken over after expiry is not
+# extended or released by its former holder.
+_EXTEND_IF_OWNER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_DELETE_IF_OWNER = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
 class RedisCache(CacheDefaults):
     """Package records in Redis, shared by every process that points at the same server."""
 
@@ -256,6 +272,20 @@ class RedisCache(CacheDefaults):
 
     def save_core_metadata(self, filename: str, content: bytes) -> None:
         self.client.set(self._core_key(filename), content)  # a fill: no page changes
+
+    def _lock_key(self, name: str) -> str:
+        return f"{self.prefix}lock:{name}"
+
+    def try_lock(self, name: str, owner: str, seconds: float) -> bool:
+        """SET NX PX takes a free (or expired: Redis drops it) key; the holder extends."""
+        ms = max(1, int(seconds * 1000))
+        key = self._lock_key(name)
+        if self.client.set(key, owner, nx=True, px=ms):
+            return True
+        return bool(self.client.eval(_EXTEND_IF_OWNER, 1, key, owner, ms))
+
+    def unlock(self, name: str, owner: str) -> None:
+        self.client.eval(_DELETE_IF_OWNER, 1, self._lock_key(name), owner)
 
     def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int:
         """One MULTI/EXEC: readers see the old records until it runs (graceful or not)."""

@@ -1,7 +1,8 @@
 """The SQL package database (SQLite by default; PostgreSQL and MySQL through db.url).
 
 The ``packages`` table has the original pypicloud's shape, so a database it wrote is used as
-is. Two tables of ours sit beside it: a one-row change counter and the core-metadata bytes.
+is. Tables of ours sit beside it: a one-row change counter, the core-metadata bytes and the
+locks that let one process of a deployment at a time rebuild the database.
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     DateTime,
     LargeBinary,
@@ -23,7 +26,9 @@ from sqlalchemy import (
     Text,
     delete,
     insert,
+    or_,
     select,
+    update,
 )
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
@@ -64,6 +69,14 @@ core_metadata_table = Table(
     metadata,
     Column("filename", String(255), primary_key=True),
     Column("content", LargeBinary(16 * 1024 * 1024), nullable=False),
+)
+
+locks_table = Table(
+    "pypicloud_locks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(255), nullable=False),
+    Column("expires_ms", BigInteger, nullable=False),  # wall clock: shared by every host
 )
 
 
@@ -224,6 +237,35 @@ class SQLCache(CacheDefaults):
         with self._writing() as conn:
             conn.execute(delete(packages))
             conn.execute(delete(core_metadata_table))
+
+    def try_lock(self, name: str, owner: str, seconds: float) -> bool:
+        """INSERT, else take over an expired (or our own) row with one conditional UPDATE.
+
+        The primary key lets exactly one of two racing inserts win. Each statement is its
+        own transaction: InnoDB's gap lock from an UPDATE that matched nothing would
+        otherwise deadlock two racers' inserts."""
+        now = int(time.time() * 1000)
+        expires = now + int(seconds * 1000)
+        lock = locks_table.c
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(locks_table).values(name=name, owner=owner, expires_ms=expires))
+            return True
+        except IntegrityError:
+            pass
+        with self.engine.begin() as conn:
+            taken = conn.execute(
+                update(locks_table)
+                .where(lock.name == name, or_(lock.owner == owner, lock.expires_ms < now))
+                .values(owner=owner, expires_ms=expires)
+            ).rowcount
+        return bool(taken)
+
+    def unlock(self, name: str, owner: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(locks_table).where(locks_table.c.name == name, locks_table.c.owner == owner)
+            )
 
     def reload_from_storage(self, stored: Iterable[Package], graceful: bool = False) -> int:
         """One transaction: readers see the old records until it commits (graceful or not)."""

@@ -44,7 +44,9 @@ def load_services(ini: str) -> Services:
         config = make_config(raw, here=raw.global_conf.get("here"))
     except ConfigError as exc:
         fail(f"pypicloud cannot start: {exc}")
-    return config.registry.services  # type: ignore[no-any-return]
+    services = config.registry.services
+    services.packages.rebuilder.wait()  # a command works on the whole database, as before
+    return services  # type: ignore[no-any-return]
 
 
 def run(main: Callable[[list[str] | None], int], argv: list[str] | None = None) -> int:

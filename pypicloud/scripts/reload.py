@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pypicloud.scripts.common import load_services, run
+from pypicloud.rebuild import RebuildBusy
+from pypicloud.scripts.common import fail, load_services, run
 
 
 def parser() -> argparse.ArgumentParser:
@@ -34,7 +35,10 @@ def _main(argv: list[str] | None) -> int:
     services = load_services(args.config)
     if args.clear:
         services.cache.clear_all()
-    count = services.packages.reload_from_storage()
+    try:
+        count = services.packages.reload_from_storage()
+    except RebuildBusy as exc:
+        fail(f"{exc}; try again when it is done")
     projects = len(services.packages.projects())
     print(f"reloaded {count} files of {projects} projects from storage", file=sys.stderr)
     return 0

@@ -17,6 +17,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from pypicloud.accounts import AccountError, AccountService
+from pypicloud.rebuild import RebuildBusy
 from pypicloud.security import ADMINISTER
 from pypicloud.views.account import body, refuse
 
@@ -39,10 +40,28 @@ def admin_view(route: str, method: str | tuple[str, ...]) -> Any:
 def rebuild(request: Request) -> dict:
     """Rebuild the cache from storage (after files were copied into storage by hand).
 
-    GET is the original's, kept for scripts; a browser session must POST (with CSRF)."""
+    GET is the original's, kept for scripts; a browser session must POST (with CSRF).
+    ``?background=1`` starts it in a thread and answers 202 at once (progress at
+    ``/admin/rebuild/status``); otherwise the answer waits for the count, as the original's.
+    A rebuild already running anywhere in the deployment answers 409."""
     if request.method == "GET" and request.identity.csrf_required:
         raise HTTPMethodNotAllowed("POST /admin/rebuild with the CSRF token")
-    return {"packages": request.services.packages.reload_from_storage()}
+    packages = request.services.packages
+    if request.params.get("background") in ("1", "true"):
+        started = packages.start_rebuild()
+        request.response.status = 202 if started else 409
+        return {"started": started, "rebuild": packages.rebuilder.status().as_dict()}
+    try:
+        return {"packages": packages.reload_from_storage()}
+    except RebuildBusy as exc:
+        request.response.status = 409
+        return {"error": str(exc), "rebuild": packages.rebuilder.status().as_dict()}
+
+
+@admin_view("admin_rebuild_status", "GET")
+def rebuild_status(request: Request) -> dict:
+    """This process's rebuild: running or not, files listed so far, times, last result."""
+    return request.services.packages.rebuilder.status().as_dict()
 
 
 @admin_view("admin_users", "GET")
@@ -165,10 +184,29 @@ def acl(request: Request) -> Response:
 
 @view_config(route_name="health", request_method=("GET", "HEAD"), renderer="json")
 def health(request: Request) -> dict:
+    """Readiness: 503 while a backend fails or this process rebuilds its package database
+    (a load balancer then sends requests elsewhere); ``?live`` is the liveness answer."""
+    if "live" in request.params:
+        return live(request)
     checks = request.services.health()
+    rebuild = request.services.packages.rebuilder.status()
     healthy = all(ok for ok, _ in checks.values())
-    request.response.status = 200 if healthy else 503
-    return {name: {"ok": ok, "message": msg} for name, (ok, msg) in checks.items()}
+    status = "rebuilding" if rebuild.running else "ok" if healthy else "unhealthy"
+    request.response.status = 200 if status == "ok" else 503
+    answer: dict[str, Any] = {
+        name: {"ok": ok, "message": msg} for name, (ok, msg) in checks.items()
+    }
+    answer["status"] = status
+    if rebuild.running:
+        answer["rebuild"] = rebuild.as_dict()
+    return answer
+
+
+@view_config(route_name="health_live", request_method=("GET", "HEAD"), renderer="json")
+def live(request: Request) -> dict:
+    """Liveness: 200 whenever the process answers at all, rebuilding or not."""
+    request.response.status = 200
+    return {"status": "alive"}
 
 
 def _flag(data: Any, key: str) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from passlib.hash import sha512_crypt
@@ -46,9 +47,15 @@ def make_app(tmp_path) -> Callable[..., TestApp]:
         settings = base_settings(tmp_path)
         settings.update(overrides)
         settings = {k: v for k, v in settings.items() if v is not None}
-        return TestApp(make_config(settings, here=str(tmp_path), environ={}).make_wsgi_app())
+        return started(make_config(settings, here=str(tmp_path), environ={}))
 
     return factory
+
+
+def started(config: Any) -> TestApp:
+    """The app once its start-up rebuild (now in the background) has finished."""
+    config.registry.services.packages.rebuilder.wait()
+    return TestApp(config.make_wsgi_app())
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from pypicloud import make_config
 from pypicloud.settings import ConfigError
 from tests.dists import wheel_bytes, wheel_name
-from tests.functional.conftest import auth, base_settings
+from tests.functional.conftest import auth, base_settings, started
 
 
 @pytest.mark.parametrize(
@@ -97,7 +97,6 @@ def write_original_layout(root, name, version, content, meta):
 
 
 def test_original_file_directory_is_served_unchanged(tmp_path):
-    from webtest import TestApp
 
     root = tmp_path / "packages"
     content = wheel_bytes("old-pkg", "1.0", requires_python=">=3.6")
@@ -122,9 +121,7 @@ def test_original_file_directory_is_served_unchanged(tmp_path):
     broken.write_text("{not json")
     (root / "old-pkg" / "1.0" / ".old_pkg-1.0.whl.3f2a").write_bytes(b"crash leftover")
     (root / "old-pkg" / "1.0" / ".metadata.77aa").write_text("{}")
-    app = TestApp(
-        make_config(base_settings(tmp_path), here=str(tmp_path), environ={}).make_wsgi_app()
-    )
+    app = started(make_config(base_settings(tmp_path), here=str(tmp_path), environ={}))
     files = app.get(
         "/simple/old-pkg/", headers={**auth("bob"), "Accept": "application/vnd.pypi.simple.v1+json"}
     ).json["files"]
@@ -148,7 +145,6 @@ def test_original_file_directory_is_served_unchanged(tmp_path):
 
 
 def test_original_sql_table_is_used_as_is(tmp_path):
-    from webtest import TestApp
 
     db = tmp_path / "old.sqlite"
     engine = sa.create_engine(f"sqlite:///{db}")
@@ -174,7 +170,7 @@ def test_original_sql_table_is_used_as_is(tmp_path):
         )
     settings = base_settings(tmp_path)
     settings["db.url"] = f"sqlite:///{db}"
-    app = TestApp(make_config(settings, here=str(tmp_path), environ={}).make_wsgi_app())
+    app = started(make_config(settings, here=str(tmp_path), environ={}))
     page = app.get(
         "/simple/legacy/", headers={**auth("bob"), "Accept": "application/vnd.pypi.simple.v1+json"}
     ).json

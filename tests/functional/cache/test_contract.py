@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -413,3 +414,44 @@ def test_graceful_reload_diffs_and_never_looks_empty(clients):
     assert reader.core_metadata("gone-1.0.tar.gz") is None
     assert reader.core_metadata("kept-0.0.tar.gz") == b"Name: kept"
     assert len(reader.all("kept")) == 15
+
+
+# -- the deployment-wide lock (one rebuild at a time) -----------------------------------------
+
+
+def test_of_two_processes_racing_for_a_lock_exactly_one_wins(open_cache):
+    first, second = open_cache(), open_cache()
+    won: list[str] = []
+
+    def take(cache: Cache, owner: str) -> Callable[[], None]:
+        def job() -> None:
+            if cache.try_lock("rebuild", owner, 30):
+                won.append(owner)
+
+        return job
+
+    run_together(take(first, "a"), take(second, "b"))
+    assert len(won) == 1
+    loser = "b" if won == ["a"] else "a"
+    assert not (second if loser == "b" else first).try_lock("rebuild", loser, 30)
+
+
+def test_a_lock_is_extended_by_its_owner_and_released(open_cache):
+    first, second = open_cache(), open_cache()
+    assert first.try_lock("rebuild", "a", 30)
+    assert first.try_lock("rebuild", "a", 30)  # the holder extends it
+    second.unlock("rebuild", "b")  # not the owner: nothing happens
+    assert not second.try_lock("rebuild", "b", 30)
+    first.unlock("rebuild", "a")
+    assert second.try_lock("rebuild", "b", 30)
+    assert first.try_lock("other", "a", 30)  # locks are by name
+
+
+def test_an_expired_lock_can_be_taken_over(open_cache):
+    first, second = open_cache(), open_cache()
+    assert first.try_lock("rebuild", "a", 0.05)
+    time.sleep(0.3)
+    assert second.try_lock("rebuild", "b", 30)
+    assert not first.try_lock("rebuild", "a", 30)
+    first.unlock("rebuild", "a")  # the former holder cannot release the new one
+    assert not first.try_lock("rebuild", "a", 30)

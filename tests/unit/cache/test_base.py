@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterable
 
 import pytest
@@ -82,3 +83,17 @@ def test_a_backend_missing_a_primitive_cannot_be_built():
 
     with pytest.raises(TypeError, match="abstract"):
         Incomplete()  # type: ignore[abstract]
+
+
+def test_the_in_process_lock_fallback_is_exclusive_and_expires():
+    cache = Primitives()
+    assert cache.try_lock("rebuild", "a", 0.05)
+    assert cache.try_lock("rebuild", "a", 0.05)  # the owner extends it
+    assert not cache.try_lock("rebuild", "b", 30)
+    cache.unlock("rebuild", "b")  # not the owner: nothing happens
+    assert not cache.try_lock("rebuild", "b", 30)
+    time.sleep(0.1)
+    assert cache.try_lock("rebuild", "b", 30)  # expired: taken over
+    cache.unlock("rebuild", "b")
+    assert cache.try_lock("rebuild", "a", 30)
+    assert Primitives().try_lock("rebuild", "b", 30)  # per cache object
