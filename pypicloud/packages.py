@@ -115,6 +115,7 @@ class PackageService:
             self.delivery = Delivery.LINK
         self._summary: tuple[int, list[ProjectSummary]] | None = None
         self._summary_lock = threading.Lock()
+        self.window = ChangeWindow()
         self.rebuilder = Rebuilder(cache, self._listing, self._reload)
 
     # -- reading -----------------------------------------------------------------------
@@ -244,6 +245,7 @@ class PackageService:
         try:
             self.cache.save_core_metadata(package.filename, core_metadata)
             self.cache.save(package)
+            self.window.record(package, deleted=False)
         except Exception:
             log.exception("cache write failed for %s; removing the stored file", package.filename)
             self.storage.delete(package)
@@ -260,6 +262,7 @@ class PackageService:
         self.check_delete(principals)
         self.storage.delete(package)
         self.cache.delete(package)
+        self.window.record(package, deleted=True)
         log.info("deleted %s", package.filename)
 
     def set_yanked(self, package: Package, yanked: bool, reason: str = "") -> Package:
@@ -275,6 +278,7 @@ class PackageService:
         changed = dataclasses.replace(package, data=data)
         self.storage.update_metadata(changed)
         self.cache.save(changed)
+        self.window.record(changed, deleted=False)
         return changed
 
     def set_release_yanked(
@@ -296,14 +300,53 @@ class PackageService:
         return self.storage.list(known)
 
     def _reload(self, stored: Iterable[Package], graceful: bool) -> int:
-        count = self.cache.reload_from_storage(stored, graceful=graceful)
-        log.info("rebuilt the package database from storage: %d files", count)
+        """Replace the records with storage's listing, then replay what this process wrote
+        meanwhile: a file stored after the listing passed its place (or deleted after the
+        listing saw it) would otherwise be lost from (or left in) the index until the next
+        rebuild."""
+        self.window.open()
+        try:
+            count = self.cache.reload_from_storage(stored, graceful=graceful)
+        finally:
+            changes = self.window.close()
+        for package, deleted in changes:
+            if deleted:
+                self.cache.delete(package)
+            else:
+                self.cache.save(package)
+        log.info(
+            "rebuilt the package database from storage: %d files (%d written meanwhile)",
+            count,
+            len(changes),
+        )
         return count
 
     # -- operations --------------------------------------------------------------------
 
     def health(self) -> dict[str, tuple[bool, str]]:
         return {"storage": self.storage.check_health(), "cache": self.cache.check_health()}
+
+
+class ChangeWindow:
+    """The writes this process makes while a rebuild runs, last one per filename."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changes: dict[str, tuple[Package, bool]] | None = None
+
+    def open(self) -> None:
+        with self._lock:
+            self._changes = {}
+
+    def record(self, package: Package, *, deleted: bool) -> None:
+        with self._lock:
+            if self._changes is not None:
+                self._changes[package.filename] = (package, deleted)
+
+    def close(self) -> list[tuple[Package, bool]]:
+        with self._lock:
+            changes, self._changes = self._changes or {}, None
+        return list(changes.values())
 
 
 class _seekable:

@@ -218,3 +218,24 @@ def test_db_graceful_reload_reaches_the_cache(value):
     cache = MemoryCache()
     PackageService(MemoryStorage(), cache, options).reload_from_storage()
     assert cache.graceful is (value == "true")
+
+
+def test_writes_made_while_a_rebuild_lists_storage_are_not_lost():
+    """A file stored after the listing passed its place, and one deleted after the listing
+    saw it, come out of the rebuild as they really are."""
+
+    class RacingStorage(MemoryStorage):
+        def list(self, known=None):
+            listed = list(super().list(known))  # the listing is taken...
+            packages.upload(request(version="2.0", content=wheel_bytes("alpha", "2.0")))
+            packages.delete(gone)  # ...then the world changes before it is written
+            yield from listed
+
+    packages = service(RacingStorage())
+    packages.upload(request())
+    gone = packages.upload(
+        request(name="beta", content=wheel_bytes("beta", "1.0"), filename=wheel_name("beta", "1.0"))
+    ).package
+    packages.reload_from_storage()
+    names = {p.filename for p in packages.cache.all_packages()}
+    assert names == {wheel_name("alpha", "1.0"), wheel_name("alpha", "2.0")}
