@@ -6,12 +6,22 @@ import pytest
 
 from tests.functional.conftest import auth, upload
 
-BACKENDS = ["redis", "dynamo"]
+BACKENDS = ["postgresql", "mysql", "redis", "dynamo"]
 
 
 @pytest.fixture(params=BACKENDS)
 def db_settings(request) -> dict[str, str | None]:
     return request.getfixturevalue(f"{request.param}_db_settings")
+
+
+@pytest.fixture
+def postgresql_db_settings(postgresql_url) -> dict[str, str]:
+    return {"pypi.db": "sql", "db.url": postgresql_url}
+
+
+@pytest.fixture
+def mysql_db_settings(mysql_url) -> dict[str, str]:
+    return {"pypi.db": "sql", "db.url": mysql_url}
 
 
 @pytest.fixture
