@@ -115,6 +115,7 @@ def admin_page(request: Request) -> Response:
         error="",
         project=project,
         grants=grants,
+        rebuild=request.services.packages.rebuilder.status(),
         **_state(accounts),
     )
 
@@ -123,8 +124,8 @@ def admin_page(request: Request) -> Response:
 def admin_action(request: Request) -> Response:
     name = str(request.POST.get("action", ""))
     if name == "rebuild":
-        count = request.services.packages.reload_from_storage()
-        done = f"Rebuilt the package database: {count} files."
+        started = request.services.packages.start_rebuild()
+        done = "Rebuild started." if started else "A rebuild is already running."
     else:
         change = ACTIONS.get(name)
         if change is None:
@@ -141,6 +142,7 @@ def admin_action(request: Request) -> Response:
                 error=exc.message,
                 project="",
                 grants=None,
+                rebuild=request.services.packages.rebuilder.status(),
                 **_state(accounts),
             )
     query: dict[str, str] = {"done": done}

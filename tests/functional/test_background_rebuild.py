@@ -83,6 +83,9 @@ def test_the_server_answers_while_the_start_up_rebuild_runs(tmp_path, gate):
     assert app.get("/simple/", headers=auth("bob")).status_int == 200
     status = app.get("/admin/rebuild/status", headers=auth("alice")).json
     assert status["running"] is True and status["listed"] == 1 and status["finished"] is None
+    admin_page = app.get("/manage", headers=auth("alice")).text
+    assert "Rebuilding: 1 files listed so far" in admin_page
+    assert "Rebuild from storage</button>" not in admin_page
     busy = app.post("/admin/rebuild?background=1", headers=auth("alice"), status=409).json
     assert busy["started"] is False
     app.post("/admin/rebuild", headers=auth("alice"), status=409)
