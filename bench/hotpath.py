@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pypicloud.access.passwords import hash_password  # noqa: E402
 from tests.dists import wheel_bytes, wheel_name  # noqa: E402
-from tests.e2e.conftest import write_ini  # noqa: E402
-from tests.tools import free_port, stop_process, wait_for_port  # noqa: E402
+from tests.e2e.conftest import launch  # noqa: E402
+from tests.tools import stop_process  # noqa: E402
 
 PASSWORD = "bench-password"
 
@@ -100,19 +100,9 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
     root = Path(tempfile.mkdtemp(prefix="ppc-bench-"))
-    port = free_port()
-    write_ini(
-        root / "bench.ini", port, {"user.bench": hash_password(PASSWORD), "auth.admins": "bench"}
-    )
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "pserve"), str(root / "bench.ini")],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, running = launch(root, {"user.bench": hash_password(PASSWORD), "auth.admins": "bench"})
     try:
-        wait_for_port(port, server)
-        url = f"http://127.0.0.1:{port}"
+        url = running.url
         auth = "Basic " + base64.b64encode(f"bench:{PASSWORD}".encode()).decode()
         for index in range(args.projects):
             upload(url, auth, f"bench-project-{index}")

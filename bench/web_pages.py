@@ -17,7 +17,6 @@ import json
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,9 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hotpath import upload  # noqa: E402
 
-from tests.e2e.conftest import write_ini  # noqa: E402
+from tests.e2e.conftest import launch  # noqa: E402
 from tests.functional.conftest import PASSWORD  # noqa: E402
-from tests.tools import free_port, stop_process, wait_for_port  # noqa: E402
+from tests.tools import stop_process  # noqa: E402
 
 
 def sign_in(url: str) -> urllib.request.OpenerDirector:
@@ -69,17 +68,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="ppc-web-bench-"))
-    port = free_port()
-    write_ini(root / "bench.ini", port, {})
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "pserve"), str(root / "bench.ini")],
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server, running = launch(root, {})
     try:
-        wait_for_port(port, server)
-        url = f"http://127.0.0.1:{port}"
+        url = running.url
         auth = "Basic " + base64.b64encode(f"bob:{PASSWORD}".encode()).decode()
         start = time.perf_counter()
         for index in range(args.projects):

@@ -8,16 +8,14 @@ import threading
 
 import pytest
 from passlib.hash import sha512_crypt
-from webtest import TestApp
 
-from pypicloud import make_config
 from pypicloud.access import aws_secrets_manager as module
 from pypicloud.access.aws_secrets_manager import AWSSecretsManagerAccess, SecretError
 from pypicloud.access.base import MutableAccess, UserFacts
 from pypicloud.settings import Settings
+from tests.fixtures.access import app_over, check_world_through_app
 from tests.fixtures.aws_secrets import FAST_HASH, secret_settings, unique_secret
 from tests.functional.access import world
-from tests.functional.conftest import auth, upload
 from tests.tools import free_port
 
 WORLD_GRANTS = {
@@ -308,16 +306,4 @@ def test_invalid_json_is_an_error(secrets_client, moto_endpoint):
 
 
 def test_through_the_app(aws_access_settings, tmp_path):
-    settings = {
-        "storage.dir": str(tmp_path / "packages"),
-        "db.url": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        **aws_access_settings,
-    }
-    app = TestApp(make_config(settings, here=str(tmp_path), environ={}).make_wsgi_app())
-    upload(app, "secret", "1.0", user="bob")
-    upload(app, "public", "1.0", user="bob")
-    app.get("/simple/secret/", headers=auth("carol"), status=404)
-    app.get("/simple/secret/", headers=auth("dave"))
-    app.get("/simple/public/", headers=auth("carol"))
-    app.get("/simple/secret/", headers=auth("bob", "wrong"), status=401)
-    upload(app, "public", "2.0", user="carol", status=403)  # may read, not write
+    check_world_through_app(app_over(aws_access_settings, tmp_path))

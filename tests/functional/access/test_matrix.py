@@ -9,11 +9,10 @@ holds exactly the readable projects; writes answer 200, 401 or 403.
 from __future__ import annotations
 
 import pytest
-from webtest import TestApp
 
-from pypicloud import make_config
 from pypicloud.throttle import LoginThrottle
 from tests.dists import wheel_bytes, wheel_name
+from tests.fixtures.access import app_over
 from tests.functional.access import world
 from tests.functional.conftest import auth, upload
 
@@ -84,13 +83,7 @@ def backend_settings(request) -> dict[str, str]:
 @pytest.mark.parametrize("default", sorted(DEFAULTS))
 def test_matrix(backend_settings, default, tmp_path):
     defaults = DEFAULTS[default]
-    settings = {
-        "storage.dir": str(tmp_path / "packages"),
-        "db.url": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        **backend_settings,
-        **defaults,
-    }
-    app = TestApp(make_config(settings, here=str(tmp_path), environ={}).make_wsgi_app())
+    app = app_over(backend_settings, tmp_path, **defaults)
     # Wrong passwords are part of the matrix: no slow-down for them here (tested apart).
     app.app.registry.services.authenticator.throttle = LoginThrottle(sleep=lambda _: None)
     for project in PROJECTS:

@@ -7,15 +7,13 @@ import threading
 import time
 
 import pytest
-from webtest import TestApp
 
-from pypicloud import make_config
 from pypicloud.access.base import UserFacts
 from pypicloud.access.http_json import RemoteError
 from pypicloud.access.remote import RemoteAccess, RemoteConfig
 from pypicloud.settings import Settings
+from tests.fixtures.access import app_over, check_world_through_app
 from tests.functional.access import world
-from tests.functional.conftest import auth, upload
 
 WORLD_GRANTS = {
     "carols-pkg": {"user:carol": "rw"},
@@ -189,16 +187,4 @@ def test_threads_share_one_backend(make_remote):
 
 
 def test_through_the_app(remote_access_settings, tmp_path):
-    settings = {
-        "storage.dir": str(tmp_path / "packages"),
-        "db.url": f"sqlite:///{tmp_path / 'db.sqlite'}",
-        **remote_access_settings,
-    }
-    app = TestApp(make_config(settings, here=str(tmp_path), environ={}).make_wsgi_app())
-    upload(app, "secret", "1.0", user="bob")
-    upload(app, "public", "1.0", user="bob")
-    app.get("/simple/secret/", headers=auth("carol"), status=404)
-    app.get("/simple/secret/", headers=auth("dave"))
-    app.get("/simple/public/", headers=auth("carol"))
-    app.get("/simple/secret/", headers=auth("bob", "wrong"), status=401)
-    upload(app, "public", "2.0", user="carol", status=403)  # may read, not write
+    check_world_through_app(app_over(remote_access_settings, tmp_path))
