@@ -8,6 +8,7 @@ from typing import Any
 from pyramid.config import Configurator
 from pyramid.request import Request
 from pyramid.router import Router
+from pyramid.tweens import INGRESS
 
 from pypicloud.app import Services
 from pypicloud.security import ProjectContext, csrf_applies
@@ -41,6 +42,7 @@ def make_config(
     config.set_default_csrf_options(require_csrf=True, callback=csrf_applies)
     config.add_request_method(_services, "services", reify=True)
     config.include("pypicloud.routes")
+    config.add_tween("pypicloud.tweens.observe_tween_factory", under=INGRESS)
     config.scan("pypicloud.views")
     return config
 

@@ -28,6 +28,7 @@ from packaging.utils import canonicalize_name
 from pypicloud.access import Access
 from pypicloud.access.base import RESERVED_GROUPS, Mode, MutableAccess, group_principal
 from pypicloud.access.passwords import PasswordHasher
+from pypicloud.audit import AuditLog, NullAuditLog
 from pypicloud.security import Authenticator
 from pypicloud.settings import ConfigError, Settings
 from pypicloud.tokens import ApiToken, MutableTokenStore, TokenStore
@@ -102,12 +103,14 @@ class AccountService:
         tokens: TokenStore,
         passwords: PasswordHasher,
         options: AccountOptions,
+        audit: AuditLog | None = None,
     ) -> None:
         self.access = access
         self.authenticator = authenticator
         self.tokens = tokens
         self.passwords = passwords
         self.options = options
+        self.audit: AuditLog = audit or NullAuditLog()
 
     # -- what can change -----------------------------------------------------------------
 
@@ -151,11 +154,13 @@ class AccountService:
         if self.needs_admin():
             self._create(username, password, admin=True, pending=False)
             log.info("registered %s as the first admin", username)
+            self.audit.record("user.register", target=username, detail="first admin")
             return "admin"
         if not backend.allow_register():
             raise AccountError("Registration is closed", status=403)
         self._create(username, password, admin=False, pending=True)
         log.info("registered %s, pending approval", username)
+        self.audit.record("user.register", target=username, detail="pending approval")
         return "pending"
 
     def _create(self, username: str, password: str, *, admin: bool, pending: bool) -> None:
@@ -196,6 +201,7 @@ class AccountService:
             raise AccountError("The signup token has expired", status=403)
         check_password(password)
         self._create(username, password, admin=False, pending=False)
+        self.audit.record("user.register", target=username, detail="signup token")
         return username
 
     # -- passwords -----------------------------------------------------------------------
@@ -212,6 +218,7 @@ class AccountService:
         except KeyError:
             raise AccountError(f"No user {username!r}", status=404) from None
         self._changed()
+        self.audit.record("user.password", target=username)
 
     # -- users and groups (admins) -------------------------------------------------------
 
@@ -245,6 +252,7 @@ class AccountService:
         check_username(username)
         check_password(password)
         self._create(username, password, admin=False, pending=False)
+        self.audit.record("user.create", target=username)
 
     def delete_user(self, username: str) -> None:
         try:
@@ -254,6 +262,7 @@ class AccountService:
         if isinstance(self.tokens, MutableTokenStore):
             self.tokens.revoke_all(username)
         self._changed()
+        self.audit.record("user.delete", target=username)
 
     def _edit(self, change: Any, *args: Any) -> None:
         try:
@@ -266,15 +275,19 @@ class AccountService:
 
     def approve(self, username: str) -> None:
         self._edit(self.mutable.approve_user, username)
+        self.audit.record("user.approve", target=username)
 
     def set_admin(self, username: str, admin: Any) -> None:
         if not isinstance(admin, bool):
             raise AccountError('Expected {"admin": true|false}')
         self._edit(self.mutable.set_admin, username, admin)
+        self.audit.record("user.admin", target=username, detail="admin" if admin else "not admin")
 
     def set_member(self, username: str, group: str, member: bool) -> None:
         backend = self.mutable
         self._edit(backend.add_member if member else backend.remove_member, group, username)
+        action = "group.add_member" if member else "group.remove_member"
+        self.audit.record(action, target=username, detail=f"group {group}")
 
     def groups(self) -> list[str]:
         return sorted(self.mutable.groups())
@@ -295,9 +308,11 @@ class AccountService:
 
     def create_group(self, group: str) -> None:
         self._edit(self.mutable.create_group, check_group(group))
+        self.audit.record("group.create", target=group)
 
     def delete_group(self, group: str) -> None:
         self._edit(self.mutable.delete_group, group)
+        self.audit.record("group.delete", target=group)
 
     def pending_users(self) -> list[str]:
         return self.mutable.pending_users()
@@ -309,6 +324,7 @@ class AccountService:
         if not isinstance(allow, bool):
             raise AccountError('Expected {"allow": true|false}')
         self._edit(self.mutable.set_allow_register, allow)
+        self.audit.record("registration.open" if allow else "registration.close")
 
     # -- grants (admins) -----------------------------------------------------------------
 
@@ -350,6 +366,12 @@ class AccountService:
         else:
             mode = None
         self._edit(self.mutable.set_grant, project, principal, mode)
+        self.audit.record(
+            "permission.grant" if grant else "permission.revoke",
+            project=project,
+            target=principal,
+            detail=f"{permission}: now {mode or 'none'}",
+        )
 
     # -- export and import ---------------------------------------------------------------
 
@@ -413,6 +435,8 @@ class AccountService:
                         done["tokens skipped (no such user)"] += 1
                     elif store.restore(token, digest):
                         done["tokens restored"] += 1
+            summary = ", ".join(f"{count} {what}" for what, count in sorted(done.items()))
+            self.audit.record("acl.import", detail=summary[:2000] or "nothing")
             return done
         finally:
             self._changed()
@@ -449,6 +473,11 @@ class AccountService:
             description=description,
         )
         log.info("token %s issued to %s", token.token_id, username)
+        self.audit.record(
+            "token.create",
+            target=token.token_id,
+            detail=f"of {username}, scope {'upload' if token.upload else 'read'}",
+        )
         return secret, token
 
     def tokens_of(self, username: str | None) -> list[ApiToken]:
@@ -463,6 +492,7 @@ class AccountService:
         store.revoke(token_id)
         self._changed()
         log.info("token %s of %s revoked by %s", token_id, token.username, by)
+        self.audit.record("token.revoke", target=token_id, detail=f"of {token.username}")
 
 
 def token_json(token: ApiToken) -> dict[str, Any]:

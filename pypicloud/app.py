@@ -9,7 +9,9 @@ from pypicloud.access import Access
 from pypicloud.access.base import unknown_users
 from pypicloud.access.passwords import PasswordHasher
 from pypicloud.accounts import AccountOptions, AccountService, tokens_from
+from pypicloud.audit import AuditLog, NullAuditLog, audit_from_settings
 from pypicloud.cache import Cache, cache_from_settings
+from pypicloud.metrics import Metrics, MetricsOptions
 from pypicloud.packages import PackageOptions, PackageService
 from pypicloud.pages import PageCache
 from pypicloud.security import Authenticator, CredentialCache, SecurityPolicy
@@ -48,19 +50,32 @@ class Services:
     accounts: AccountService
     pages: PageCache
     options: ServerOptions
+    audit: AuditLog = dataclasses.field(default_factory=NullAuditLog)
+    metrics: Metrics = dataclasses.field(default_factory=lambda: Metrics(MetricsOptions("off")))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         storage = storage_from_settings(settings)
         cache = cache_from_settings(settings)
+        metrics = Metrics(MetricsOptions.from_settings(settings))
+        audit = audit_from_settings(settings, cache)
         access = Access.from_settings(settings)
         tokens: TokenStore = tokens_from(access.backend, cache) or NoTokens()
-        packages = PackageService(storage, cache, PackageOptions.from_settings(settings))
+        packages = PackageService(
+            storage, cache, PackageOptions.from_settings(settings), audit=audit, metrics=metrics
+        )
         ttl = settings.int("auth.cache_seconds", 60, minimum=0)
-        authenticator = Authenticator(access, tokens, CredentialCache(ttl=float(ttl or 0)))
+        authenticator = Authenticator(
+            access, tokens, CredentialCache(ttl=float(ttl or 0)), audit=audit
+        )
         passwords = PasswordHasher.from_settings(settings)
         accounts = AccountService(
-            access, authenticator, tokens, passwords, AccountOptions.from_settings(settings)
+            access,
+            authenticator,
+            tokens,
+            passwords,
+            AccountOptions.from_settings(settings),
+            audit=audit,
         )
         services = cls(
             storage=storage,
@@ -72,8 +87,10 @@ class Services:
             security=SecurityPolicy(authenticator),
             passwords=passwords,
             accounts=accounts,
-            pages=PageCache(),
+            pages=PageCache(observe=metrics.page),
             options=ServerOptions.from_settings(settings),
+            audit=audit,
+            metrics=metrics,
         )
         for name in unknown_users(access.backend, sorted(access.defaults.admins)):
             log.warning("auth.admins names %r, a user the access backend does not know", name)

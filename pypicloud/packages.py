@@ -21,9 +21,11 @@ from typing import IO, BinaryIO
 from packaging.utils import canonicalize_name
 
 from pypicloud.access.base import group_principal
+from pypicloud.audit import Actor, AuditLog, NullAuditLog
 from pypicloud.cache import Cache
 from pypicloud.cache.base import ProjectSummary
 from pypicloud.dists import InvalidDistribution, read_core_metadata, versions_equal
+from pypicloud.metrics import Metrics, MetricsOptions
 from pypicloud.models import Package
 from pypicloud.rebuild import Rebuilder
 from pypicloud.settings import Settings
@@ -103,10 +105,20 @@ class Download:
 class PackageService:
     """The use cases on packages; one instance per process, shared by all threads."""
 
-    def __init__(self, storage: Storage, cache: Cache, options: PackageOptions) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        cache: Cache,
+        options: PackageOptions,
+        *,
+        audit: AuditLog | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.storage = storage
         self.cache = cache
         self.options = options
+        self.audit: AuditLog = audit or NullAuditLog()
+        self.metrics = metrics or Metrics(MetricsOptions(mode="off"))
         if options.stream_files:
             self.delivery = Delivery.STREAM
         elif storage.redirect_urls:
@@ -116,7 +128,7 @@ class PackageService:
         self._summary: tuple[int, list[ProjectSummary]] | None = None
         self._summary_lock = threading.Lock()
         self.window = ChangeWindow()
-        self.rebuilder = Rebuilder(cache, self._listing, self._reload)
+        self.rebuilder = Rebuilder(cache, self._listing, self._reload, on_finish=self._rebuilt)
 
     # -- reading -----------------------------------------------------------------------
 
@@ -185,7 +197,9 @@ class PackageService:
         if self.delivery is Delivery.REDIRECT:
             url = self.storage.download_url(package)
             if url:
+                self.metrics.download("redirect")
                 return Download(package, redirect_url=url)
+        self.metrics.download("stream")
         return Download(package)
 
     def open(self, package: Package) -> AbstractContextManager[BinaryIO]:
@@ -224,11 +238,18 @@ class PackageService:
             checked.spool.close()
         self.index(stored, checked.core_metadata)
         log.info("uploaded %s by %s", stored.filename, request.uploader or "anonymous")
+        self.metrics.upload(created=True)
+        self.audit.record(
+            "overwrite" if existing is not None else "upload",
+            project=stored.name,
+            target=stored.filename,
+            detail=f"sha256 {stored.sha256}" if stored.sha256 else None,
+        )
         return UploadResult(stored, created=True)
 
-    @staticmethod
-    def _same_file_or_conflict(existing: Package, checked: ValidatedUpload) -> UploadResult:
+    def _same_file_or_conflict(self, existing: Package, checked: ValidatedUpload) -> UploadResult:
         if existing.sha256 == checked.package.sha256:
+            self.metrics.upload(created=False)
             return UploadResult(existing, created=False)
         raise UploadRefused("File already exists", Refusal.CONFLICT)
 
@@ -264,6 +285,7 @@ class PackageService:
         self.cache.delete(package)
         self.window.record(package, deleted=True)
         log.info("deleted %s", package.filename)
+        self.audit.record("delete", project=package.name, target=package.filename)
 
     def set_yanked(self, package: Package, yanked: bool, reason: str = "") -> Package:
         """Yank or unyank one file; the facts travel with it in storage, then the cache."""
@@ -279,6 +301,12 @@ class PackageService:
         self.storage.update_metadata(changed)
         self.cache.save(changed)
         self.window.record(changed, deleted=False)
+        self.audit.record(
+            "yank" if yanked else "unyank",
+            project=package.name,
+            target=package.filename,
+            detail=(reason or None) if yanked else None,
+        )
         return changed
 
     def set_release_yanked(
@@ -294,6 +322,12 @@ class PackageService:
     def start_rebuild(self) -> bool:
         """Rebuild in the background, gracefully; False when a rebuild already runs."""
         return self.rebuilder.start(graceful=True)
+
+    def _rebuilt(self, result: int | None, error: str | None, actor: Actor) -> None:
+        """A rebuild ended: counted, and recorded as done by whoever started it."""
+        self.metrics.rebuild(ok=error is None)
+        detail = f"{result} files" if error is None else f"failed: {error}"
+        self.audit.record("rebuild", detail=detail, actor=actor)
 
     def _listing(self) -> Iterable[Package]:
         known = {p.filename: p for p in self.cache.all_packages()}

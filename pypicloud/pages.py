@@ -20,8 +20,12 @@ class PageCache:
     """A small thread-safe LRU of rendered pages (and the facts they are made from),
     emptied whenever the serial moves."""
 
-    def __init__(self, max_entries: int = 2048) -> None:
+    def __init__(
+        self, max_entries: int = 2048, observe: Callable[[bool], None] | None = None
+    ) -> None:
         self.max_entries = max_entries
+        #: Told True on a hit, False on a miss (the /metrics page-cache counters).
+        self.observe = observe
         self._serial: int | None = None
         self._pages: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
@@ -39,7 +43,12 @@ class PageCache:
             hit = self._pages.get(key)
             if hit is not None:
                 self._pages.move_to_end(key)
-                return hit
+        if hit is not None:
+            if self.observe is not None:
+                self.observe(True)
+            return hit
+        if self.observe is not None:
+            self.observe(False)
         page = render()
         with self._lock:
             if serial == self._serial:

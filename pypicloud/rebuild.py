@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from pypicloud.audit import Actor, current_actor
 from pypicloud.cache import Cache
 from pypicloud.models import Package
 
@@ -70,11 +71,15 @@ class Rebuilder:
         listing: Callable[[], Iterable[Package]],
         reload: Callable[[Iterable[Package], bool], int],
         lock_seconds: float = LOCK_SECONDS,
+        on_finish: Callable[[int | None, str | None, Actor], None] | None = None,
     ) -> None:
         self.cache = cache
         self.listing = listing
         self.reload = reload
         self.lock_seconds = lock_seconds
+        #: Told (files, error, who started it) when a rebuild ends: metrics, the audit log.
+        self.on_finish = on_finish
+        self._actor = Actor()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._guard = threading.Lock()
         self._status = RebuildStatus()
@@ -131,6 +136,7 @@ class Rebuilder:
             if not self.cache.try_lock(LOCK_NAME, self.owner, self.lock_seconds):
                 raise RebuildBusy("another process is rebuilding the package database")
             self._status = RebuildStatus(running=True, started=_now(), result=self._status.result)
+            self._actor = current_actor()  # the background thread has no request
 
     def _finish_run(self, graceful: bool) -> int:
         result: int | None = None
@@ -150,6 +156,12 @@ class Rebuilder:
                 status.error = error
                 if result is not None:
                     status.result = result
+                actor = self._actor
+            if self.on_finish is not None:
+                try:
+                    self.on_finish(result, error, actor)
+                except Exception:  # reporting must not turn a rebuild into a failure
+                    log.exception("reporting the end of a rebuild failed")
 
     def _counted(self, packages: Iterable[Package]) -> Iterator[Package]:
         """Count files as the cache consumes the listing; extend the lock as it goes."""

@@ -10,6 +10,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("root", "/")
     config.add_route("health", "/health")
     config.add_route("health_live", "/health/live")
+    config.add_route("metrics", "/metrics")
 
     # Simple repository API (PEP 503/691); /pypi/ is the original pypicloud's alias.
     for prefix in ("simple", "pypi"):
@@ -57,6 +58,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("admin_signup_token", "/admin/token/{username}")
     config.add_route("admin_acl", "/admin/acl.json.gz")
     config.add_route("admin_tokens", "/admin/tokens")
+    config.add_route("admin_audit", "/admin/audit")
 
     # The web UI (server-rendered pages; "/" is its home page).
     config.add_route("web_project", "/project/{name}/")

@@ -37,6 +37,7 @@ from zope.interface import implementer
 from pypicloud.access import Access
 from pypicloud.access.base import ADMIN
 from pypicloud.access.evaluator import VersionWatch
+from pypicloud.audit import Actor, AuditLog, NullAuditLog
 from pypicloud.throttle import LoginThrottle
 from pypicloud.tokens import TOKEN_USERNAME, ApiToken, TokenStore
 
@@ -147,9 +148,12 @@ class Authenticator:
         tokens: TokenStore,
         cache: CredentialCache[str] | None = None,
         throttle: LoginThrottle | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self.access = access
         self.tokens = tokens
+        #: Failed logins are recorded (the attempted name and address, never the secret).
+        self.audit: AuditLog = audit or NullAuditLog()
         self.throttle = throttle or LoginThrottle()
         self.token_version = VersionWatch(tokens.version, access.defaults.recheck_seconds)
         self.cache: CredentialCache[str] = cache if cache is not None else CredentialCache()
@@ -163,24 +167,33 @@ class Authenticator:
         self, username: str, password: str, address: str | None = None
     ) -> Identity | None:
         if username == TOKEN_USERNAME:
-            return self.from_token(password)
+            return self.from_token(password, address)
         version = self.version()
         if self.cache.get(username, password, version) is None:
             if not self.access.verify_user(username, password):
+                self.audit.record(
+                    "login.failed", target=username, actor=Actor(name=username, address=address)
+                )
                 self.throttle.failed(username, address)
                 return None
             self.cache.put(username, password, username, version)
         return self._identity(username, "basic")
 
-    def from_token(self, secret: str) -> Identity | None:
+    def from_token(self, secret: str, address: str | None = None) -> Identity | None:
         version = self.version()
         token = self.token_cache.get(TOKEN_USERNAME, secret, version)
         if token is None:
             token = self.tokens.verify_token(secret)
             if token is None:
+                who = Actor(name=TOKEN_USERNAME, address=address)
+                self.audit.record("login.failed", target=TOKEN_USERNAME, actor=who, detail="token")
                 return None
             self.token_cache.put(TOKEN_USERNAME, secret, token, version)
         if token.expired():
+            who = Actor(name=token.username, token_id=token.token_id, address=address)
+            self.audit.record(
+                "login.failed", target=token.username, actor=who, detail="expired token"
+            )
             return None
         return self._identity(token.username, "token", token)
 
@@ -243,7 +256,7 @@ class SecurityPolicy:
         credentials = basic_credentials(request)
         if credentials is not None:
             username, password = credentials
-            return self.authenticator.from_basic(username, password, request.client_addr)
+            return self.authenticator.from_basic(username, password, request.remote_addr)
         if request.cookies:  # a session only exists where a cookie came with the request
             username = request.session.get(SESSION_USER)
             if isinstance(username, str):

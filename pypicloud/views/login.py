@@ -36,7 +36,7 @@ def login(request: Request) -> Response:
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not username:
         raise HTTPBadRequest("Expected username and password")
-    identity = request.services.authenticator.from_basic(username, password, request.client_addr)
+    identity = request.services.authenticator.from_basic(username, password, request.remote_addr)
     if identity is None or identity.method != "basic":
         if from_page:
             return _page(request, "Wrong user name or password.", username, status=403)
