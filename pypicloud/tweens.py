@@ -12,21 +12,21 @@ The contract for the route label of a request:
 3. else ``"unmatched"`` (a 404 for an unknown URL), so label values stay a bounded set.
 
 Another tween that must be counted declares ``under=pypicloud.tweens.OBSERVE`` (or
-``over=pyramid.tweens.EXCVIEW``). Latency is the time to produce the response object;
-response bytes are counted as the WSGI server takes them (a Range answer counts the bytes
-of the range, a 304 or HEAD none).
+``over=pyramid.tweens.EXCVIEW``). Latency is the time to produce the response object (a
+streamed body's transfer is not in it); response bytes are counted as the WSGI server takes
+them (a Range answer counts the bytes of the range, a 304 or HEAD none). A conditional
+response (a file) is resolved here, so its status is the one sent (206, 304); Pyramid's
+response callbacks then run on that resolved response.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
 from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
-from webob.response import AppIterRange
 
 from pypicloud.audit import Actor, acting
 from pypicloud.metrics import Metrics
@@ -72,13 +72,18 @@ def observe_tween_factory(handler: Handler, registry: Registry) -> Handler:
                     route_label(request), request.method, 500, time.perf_counter() - started
                 )
                 raise
+            if response.conditional_response:
+                # WebOb turns it into a 206, 304 or 416 only when the server calls it: do
+                # that now, so the status counted is the one sent (Range, If-None-Match).
+                response = request.get_response(response)
+            else:
+                prepare = getattr(response, "prepare", None)  # an HTTP exception's lazy body
+                if prepare is not None and not response.has_body:
+                    prepare(request.environ)
             route = route_label(request)
             metrics.request(
                 route, request.method, response.status_int, time.perf_counter() - started
             )
-            prepare = getattr(response, "prepare", None)  # an HTTP exception's lazy body
-            if prepare is not None and not response.has_body:
-                prepare(request.environ)
             length = response.content_length  # WebOb's app_iter setter drops it
             response.app_iter = CountingIter(response.app_iter, lambda n: metrics.sent(route, n))
             response.content_length = length
@@ -88,10 +93,7 @@ def observe_tween_factory(handler: Handler, registry: Registry) -> Handler:
 
 
 class CountingIter:
-    """An app_iter that reports how many bytes were taken when the server closes it.
-
-    It keeps ``app_iter_range`` (WebOb's Range support) so a file is still read from the
-    range's start instead of from its beginning."""
+    """An app_iter that reports how many bytes were taken when the server closes it."""
 
     def __init__(self, inner: Iterable[bytes], report: Callable[[int], None]) -> None:
         self.inner = inner
@@ -102,12 +104,6 @@ class CountingIter:
         for chunk in self.inner:
             self.count += len(chunk)
             yield chunk
-
-    def app_iter_range(self, start: int | None, stop: int | None) -> CountingIter:
-        ranged = getattr(self.inner, "app_iter_range", None)
-        inner: Any = ranged(start, stop) if ranged else AppIterRange(self.inner, start, stop)
-        report, self.report = self.report, None  # the ranged iterator reports instead
-        return CountingIter(inner, report or (lambda count: None))
 
     def close(self) -> None:
         close = getattr(self.inner, "close", None)
