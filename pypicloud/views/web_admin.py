@@ -16,10 +16,12 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from pypicloud.accounts import AccountError, AccountService
+from pypicloud.audit import AuditQuery
 from pypicloud.security import ADMINISTER
 from pypicloud.views.web import page
 
 Field = Callable[[str], str]
+AUDIT_ROWS = 25
 ACTIONS: dict[str, Callable[[AccountService, Field], str]] = {}
 
 
@@ -87,6 +89,12 @@ def _grant(accounts: AccountService, f: Field) -> str:
     return f"Permissions of {f('project')} changed."
 
 
+def _audit(request: Request) -> dict[str, Any]:
+    """The latest entries of the audit log, for the page's table."""
+    log = request.services.audit
+    return {"audit": log.query(AuditQuery(limit=AUDIT_ROWS)), "audit_stored": log.stored}
+
+
 def _state(accounts: AccountService) -> dict[str, Any]:
     try:
         users = accounts.user_data()
@@ -117,6 +125,7 @@ def admin_page(request: Request) -> Response:
         grants=grants,
         rebuild=request.services.packages.rebuilder.status(),
         **_state(accounts),
+        **_audit(request),
     )
 
 
@@ -144,6 +153,7 @@ def admin_action(request: Request) -> Response:
                 grants=None,
                 rebuild=request.services.packages.rebuilder.status(),
                 **_state(accounts),
+                **_audit(request),
             )
     query: dict[str, str] = {"done": done}
     if name == "grant":
