@@ -136,7 +136,7 @@ class SQLAuditLog:
 
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         c = audit_table.c
-        statement = select(audit_table).order_by(c.id.desc()).limit(query.limit)
+        statement = select(audit_table).order_by(c.at.desc(), c.id.desc()).limit(query.limit)
         if query.since is not None:
             statement = statement.where(c.at >= _naive(query.since))
         if query.user is not None:
