@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hmac
 import os
-from typing import Literal
+from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -144,12 +144,35 @@ class Metrics:
             registry=own,
         )
 
+        # Every request counts under a handful of label sets: the children are looked up
+        # once (``labels()`` validates and locks on every call; this is one dict lookup).
+        self._per_request: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+        self._page_hit = self.page_cache.labels("hit")
+        self._page_miss = self.page_cache.labels("miss")
+
     # -- counting ----------------------------------------------------------------------
 
-    def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        if self.enabled:
-            self.requests.labels(route, method, str(status)).inc()
-            self.latency.labels(route).observe(seconds)
+    def _children(self, route: str, method: str, status: int) -> tuple[Any, Any, Any]:
+        key = (route, method, status)
+        found = self._per_request.get(key)
+        if found is None:
+            found = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route),
+                self.bytes.labels(route),
+            )
+            if len(self._per_request) < 10_000:  # label values are bounded; be sure
+                self._per_request[key] = found
+        return found
+
+    def request(self, route: str, method: str, status: int, seconds: float) -> Any:
+        """Count one answered request; what it returns counts its body's bytes."""
+        if not self.enabled:
+            return None
+        requests, latency, sent = self._children(route, method, status)
+        requests.inc()
+        latency.observe(seconds)
+        return sent
 
     def sent(self, route: str, count: int) -> None:
         if self.enabled and count:
@@ -165,7 +188,7 @@ class Metrics:
 
     def page(self, hit: bool) -> None:
         if self.enabled:
-            self.page_cache.labels("hit" if hit else "miss").inc()
+            (self._page_hit if hit else self._page_miss).inc()
 
     def rebuild(self, ok: bool) -> None:
         if self.enabled:

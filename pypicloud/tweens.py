@@ -81,11 +81,10 @@ def observe_tween_factory(handler: Handler, registry: Registry) -> Handler:
                 if prepare is not None and not response.has_body:
                     prepare(request.environ)
             route = route_label(request)
-            metrics.request(
-                route, request.method, response.status_int, time.perf_counter() - started
-            )
+            seconds = time.perf_counter() - started
+            sent = metrics.request(route, request.method, response.status_int, seconds)
             length = response.content_length  # WebOb's app_iter setter drops it
-            response.app_iter = CountingIter(response.app_iter, lambda n: metrics.sent(route, n))
+            response.app_iter = CountingIter(response.app_iter, lambda n: n and sent.inc(n))
             response.content_length = length
             return response
 
@@ -95,9 +94,9 @@ def observe_tween_factory(handler: Handler, registry: Registry) -> Handler:
 class CountingIter:
     """An app_iter that reports how many bytes were taken when the server closes it."""
 
-    def __init__(self, inner: Iterable[bytes], report: Callable[[int], None]) -> None:
+    def __init__(self, inner: Iterable[bytes], report: Callable[[int], object]) -> None:
         self.inner = inner
-        self.report: Callable[[int], None] | None = report
+        self.report: Callable[[int], object] | None = report
         self.count = 0
 
     def __iter__(self) -> Iterator[bytes]:
