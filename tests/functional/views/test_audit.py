@@ -18,6 +18,7 @@ from tests.functional.cache.test_app_backends import (  # noqa: F401 (fixtures)
 )
 from tests.functional.conftest import auth, upload
 from tests.functional.views.test_accounts import PW, register
+from tests.functional.views.test_web import sign_in
 
 ADDRESS = "203.0.113.7"  # what waitress puts in REMOTE_ADDR (the client, via trusted_proxy)
 FORGED = "198.51.100.99"  # an X-Forwarded-For a client sends itself: never recorded
@@ -199,3 +200,21 @@ def test_digest_only_detail(audited):
     upload(app, "alpha", "1.0", user="root", password=PW, content=content)
     [entry] = entries(app, action="upload")
     assert entry["detail"] == f"sha256 {hashlib.sha256(content).hexdigest()}"
+
+
+def test_web_ui_changes_are_recorded_as_the_signed_in_user(make_app):
+    app = make_app()
+    app.extra_environ = {"REMOTE_ADDR": ADDRESS}
+    upload(app, "alpha", "1.0")
+    app.post("/acct/login", {"username": "bob", "password": "not-his"}, status=403)
+    csrf = sign_in(app, "bob")
+    form = {"csrf_token": csrf, "version": "1.0", "action": "yank", "reason": "bad"}
+    app.post("/project/alpha/yank", form, status=303)
+    app.reset()
+    found = app.get("/admin/audit", headers=auth("alice")).json["entries"]
+    assert [(e["action"], e["actor"], e["detail"]) for e in found[:3]] == [
+        ("yank", "bob", "bad"),
+        ("login.failed", "bob", None),
+        ("upload", "bob", f"sha256 {found[2]['detail'].split()[-1]}"),
+    ]
+    assert {e["address"] for e in found[:3]} == {ADDRESS}
