@@ -16,6 +16,7 @@ from pypicloud.security import Authenticator, CredentialCache, SecurityPolicy
 from pypicloud.settings import Settings
 from pypicloud.storage import Storage, storage_from_settings
 from pypicloud.tokens import NoTokens, TokenStore
+from pypicloud.upstream import Upstream
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class Services:
     accounts: AccountService
     pages: PageCache
     options: ServerOptions
+    upstream: Upstream
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -74,6 +76,7 @@ class Services:
             accounts=accounts,
             pages=PageCache(),
             options=ServerOptions.from_settings(settings),
+            upstream=Upstream.from_settings(settings, packages),
         )
         for name in unknown_users(access.backend, sorted(access.defaults.admins)):
             log.warning("auth.admins names %r, a user the access backend does not know", name)
