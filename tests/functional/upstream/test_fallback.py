@@ -28,6 +28,25 @@ def services(app):
     return app.app.registry.services
 
 
+def test_start_up_says_which_mode_and_where(make_app, static_index, caplog):
+    caplog.set_level("INFO", logger="pypicloud.upstream.service")
+    make_app(**{"pypi.fallback": "cache", "pypi.fallback_url": static_index.simple_url})
+    assert f"upstream fallback: cache to {static_index.simple_url}" in caplog.text
+
+
+def test_a_bad_value_stops_start_up_with_one_line(tmp_path):
+    from pypicloud import main
+    from tests.functional.conftest import base_settings
+
+    settings = {**base_settings(tmp_path), "pypi.fallback_min_age": "soon"}
+    with pytest.raises(SystemExit) as stopped:
+        main({"here": str(tmp_path)}, **settings)
+    assert str(stopped.value) == (
+        "pypicloud cannot start: setting 'pypi.fallback_min_age': "
+        "expected a duration such as 3d, 12h or 600s, got 'soon'"
+    )
+
+
 # -- none and redirect -------------------------------------------------------------------
 
 
