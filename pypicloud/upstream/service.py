@@ -183,7 +183,12 @@ class Upstream:
             return None
         if self.options.mode == "redirect":
             return HTTPFound(location=f"{self.options.base_url}pypi/{name}/json")
-        page = self._page(name)
+        try:
+            page = self.client.project(name)
+        except UpstreamUnavailable as exc:
+            if local:
+                return None  # the cached copies answer, as the view answers for them
+            raise unavailable(exc) from None
         facts = self._facts(request, name, local, page.files if page else ())
         if not facts:
             raise HTTPNotFound()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+import time
 
 import pytest
 
@@ -72,6 +73,23 @@ def test_redirect_never_leaks_to_a_reader_without_permission(make_app, static_in
     refused = app.get("/simple/requests/", status=401)
     assert "Location" not in refused.headers
     app.get("/pypi/requests/json", status=401)
+
+
+def test_redirect_with_always_show_upstream_merges_upstream_links(make_app, static_index):
+    static_index.add("mixed", "2.0")
+    app = make_app(
+        **{
+            "pypi.fallback": "redirect",
+            "pypi.fallback_url": static_index.simple_url,
+            "pypi.always_show_upstream": "true",
+        }
+    )
+    upload(app, "mixed", "1.0")
+    files = app.get("/simple/mixed/", headers={**BOB, **JSON}).json["files"]
+    assert {f["url"] for f in files} == {
+        "http://localhost/api/package/mixed/mixed-1.0-py3-none-any.whl",
+        f"{static_index.url}/files/mixed-2.0-py3-none-any.whl",
+    }
 
 
 def test_redirect_serves_a_local_project_itself(make_app, static_index):
@@ -293,11 +311,23 @@ def test_a_dead_upstream_gives_502_or_the_last_good_copy(cache_app, static_index
 
 def test_a_slow_upstream_gives_504_and_local_projects_keep_answering(cache_app, static_index):
     static_index.add("public-dep", "1.0")
-    static_index.delay = 2
-    app = cache_app(**{"pypi.fallback_timeout": "0.3"})
+    static_index.delay = 1.5
+    app = cache_app(**{"pypi.fallback_timeout": "1"})
     upload(app, "mine", "1.0")
-    app.get("/simple/public-dep/", headers=BOB, status=504)
-    app.get("/simple/mine/", headers=BOB, status=200)
+    answers: list[int] = []
+    slow = threading.Thread(
+        target=lambda: answers.append(
+            app.get("/simple/public-dep/", headers=BOB, expect_errors=True).status_int
+        )
+    )
+    slow.start()
+    while not static_index.seen("/simple/public-dep/"):
+        time.sleep(0.01)
+    started = time.monotonic()
+    app.get("/simple/mine/", headers=BOB, status=200)  # while the upstream call hangs
+    assert time.monotonic() - started < 0.5
+    slow.join()
+    assert answers == [504]
 
 
 def test_cached_files_are_served_while_the_upstream_is_down(cache_app, static_index):
@@ -306,6 +336,7 @@ def test_cached_files_are_served_while_the_upstream_is_down(cache_app, static_in
     app.get(f"/api/package/public-dep/{filename}", headers=BOB)
     static_index.stop()
     app.get(f"/api/package/public-dep/{filename}", headers=BOB, status=200)
+    app.get("/pypi/public-dep/json", headers=BOB, status=200)
     fresh_process = cache_app()  # no copy of the page in memory: the local files answer
     page = fresh_process.get("/simple/public-dep/", headers=BOB)
     assert page.headers["X-PyPI-Upstream"] == "unavailable"
