@@ -13,6 +13,7 @@ import pytest
 from tests.dists import write_dists
 from tests.e2e.conftest import installed, pip_install, run, uv_install
 from tests.e2e.test_clients import twine_upload
+from tests.fixtures.upstream import CountingProxy
 from tests.tools import venv_tool
 
 pytestmark = pytest.mark.e2e
@@ -89,3 +90,26 @@ def test_none_mode_is_local_only(start_server, upstream, tmp_path):
     )
     assert failed.returncode != 0 and "no matching distribution" in failed.stderr.lower()
     assert upstream.seen() == []
+
+
+def test_cache_mode_in_front_of_another_pypicloud(start_server, tmp_path):
+    """The upstream is a second instance of this server, public, behind a counting proxy."""
+    public = start_server(**{"pypi.default_read": "everyone"})
+    dist = tmp_path / "public"
+    twine_upload(
+        public, write_dists(dist, "public-dep", "1.0") + write_dists(dist, "corp-lib", "99")
+    )
+    proxy = CountingProxy(public.url)
+    proxy.start()
+    try:
+        server = start_server(
+            **{"pypi.fallback": "cache", "pypi.fallback_url": f"{proxy.url}/simple/"}
+        )
+        release(server, tmp_path)
+        pip_install(server, tmp_path / "pip", "corp-app")
+        assert {APP, DEP_OLD, LOCAL} <= installed(tmp_path / "pip")
+        assert proxy.seen("/simple/public-dep/")
+        assert [p for p in proxy.seen("/api/package/public-dep/") if p.endswith(".whl")]
+        assert proxy.seen("corp") == []  # the bait was never asked for
+    finally:
+        proxy.stop()
