@@ -59,6 +59,7 @@ class UpstreamClient:
         self.simple_url = simple_url
         self.max_age = max_age
         self.max_pages = max_pages
+        self.seconds = timeout
         self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
         self.http = urllib3.PoolManager(
             num_pools=4, maxsize=16, retries=False, timeout=self.timeout, block=False
@@ -120,7 +121,7 @@ class UpstreamClient:
                 return UpstreamPage(name, (), fetched=time.monotonic(), missing=True)
             if response.status != 200:
                 raise UpstreamUnavailable(f"the upstream answered {response.status} for {url}")
-            body = _read_limited(response, MAX_PAGE)
+            body = _read_limited(response, MAX_PAGE, time.monotonic() + 3 * self.seconds)
             content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
             final_url = _final_url(url, response)
             try:
@@ -166,7 +167,7 @@ class UpstreamClient:
     def read(self, url: str, limit: int) -> bytes:
         """A small file (core metadata), whole."""
         with self.open(url) as response:
-            return _read_limited(response, limit)
+            return _read_limited(response, limit, time.monotonic() + 3 * self.seconds)
 
 
 def _final_url(url: str, response: urllib3.BaseHTTPResponse) -> str:
@@ -178,13 +179,17 @@ def _final_url(url: str, response: urllib3.BaseHTTPResponse) -> str:
     return url
 
 
-def _read_limited(response: urllib3.BaseHTTPResponse, limit: int) -> bytes:
+def _read_limited(response: urllib3.BaseHTTPResponse, limit: int, deadline: float) -> bytes:
+    """The whole body, refused past ``limit`` bytes or past ``deadline`` (a trickling
+    upstream must not hold a worker, though every read is within the timeout)."""
     chunks, size = [], 0
     try:
         while chunk := response.read(CHUNK):
             size += len(chunk)
             if size > limit:
                 raise UpstreamUnavailable(f"the upstream's answer is over {limit} bytes")
+            if time.monotonic() > deadline:
+                raise UpstreamUnavailable("the upstream is too slow", timeout=True)
             chunks.append(chunk)
     except TimeoutError as exc:
         raise UpstreamUnavailable(f"the upstream timed out: {exc}", timeout=True) from None

@@ -73,6 +73,17 @@ def test_redirect_never_leaks_to_a_reader_without_permission(make_app, static_in
     refused = app.get("/simple/requests/", status=401)
     assert "Location" not in refused.headers
     app.get("/pypi/requests/json", status=401)
+    private = make_app(
+        **{
+            "pypi.fallback": "redirect",
+            "pypi.fallback_url": static_index.simple_url,
+            "pypi.default_read": "devs",
+        }
+    )
+    for url in ("/simple/requests/", "/pypi/requests/", "/pypi/requests/json"):
+        hidden = private.get(url, headers=auth("carol"), status=404)  # not in devs
+        assert "Location" not in hidden.headers
+    private.get("/simple/requests/", headers=BOB, status=302)
 
 
 def test_redirect_with_always_show_upstream_merges_upstream_links(make_app, static_index):
