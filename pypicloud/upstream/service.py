@@ -27,6 +27,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from pypicloud.access.base import group_principal
+from pypicloud.dists import versions_equal
 from pypicloud.models import Package, utcnow
 from pypicloud.negotiation import SIMPLE_JSON
 from pypicloud.packages import PackageService
@@ -174,15 +175,19 @@ class Upstream:
 
     # -- the JSON API ------------------------------------------------------------------
 
-    def json_page(self, request: Request, name: str) -> Response | dict | None:
-        """``/pypi/<p>/json`` for a project with no file uploaded here."""
+    def json_page(
+        self, request: Request, name: str, version: str | None = None
+    ) -> Response | dict | None:
+        """``/pypi/<p>/json`` (or ``/pypi/<p>/<version>/json``) for a project with no file
+        uploaded here."""
         if not self.policy.enabled:
             return None
         local = self._consulted(request, name)
         if local is None or self.policy.has_private_files(local):
             return None
         if self.options.mode == "redirect":
-            return HTTPFound(location=f"{self.options.base_url}pypi/{name}/json")
+            path = f"{name}/{version}" if version else name
+            return HTTPFound(location=f"{self.options.base_url}pypi/{path}/json")
         try:
             page = self.client.project(name)
         except UpstreamUnavailable as exc:
@@ -190,9 +195,14 @@ class Upstream:
                 return None  # the cached copies answer, as the view answers for them
             raise unavailable(exc) from None
         facts = self._facts(request, name, local, page.files if page else ())
+        if version is not None:
+            facts = [f for f in facts if versions_equal(f["version"], version)]
         if not facts:
             raise HTTPNotFound()
-        return _pypi_json(name, facts)
+        answer = _pypi_json(name, facts)
+        if version is not None:
+            del answer["releases"]
+        return answer
 
     # -- files -------------------------------------------------------------------------
 

@@ -131,8 +131,12 @@ def project_json(request: Request) -> dict | Response:
     renderer="json",
     permission=READ,
 )
-def version_json(request: Request) -> dict:
+def version_json(request: Request) -> dict | Response:
     name = request.context.project
+    version = request.matchdict["version"]
+    fallback = request.services.upstream.json_page(request, name, version)
+    if fallback is not None:
+        return fallback
     version_files = request.services.packages.release(name, request.matchdict["version"])
     if not version_files:
         raise HTTPNotFound()

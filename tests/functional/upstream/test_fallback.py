@@ -65,6 +65,8 @@ def test_redirect_sends_clients_to_the_upstream(make_app, static_index):
         assert found.location == static_index.simple_url + "requests/"
     found = app.get("/pypi/requests/json", headers=BOB, status=302)
     assert found.location == static_index.url + "/pypi/requests/json"
+    found = app.get("/pypi/requests/2.0/json", headers=BOB, status=302)
+    assert found.location == static_index.url + "/pypi/requests/2.0/json"
     assert static_index.seen() == []  # a redirect costs the upstream nothing
 
 
@@ -135,6 +137,9 @@ def test_cache_lists_upstream_files_with_our_urls_and_their_facts(cache_app, sta
     info = app.get("/pypi/public-dep/json", headers=BOB).json
     assert info["info"]["version"] == "1.0"
     assert info["releases"]["1.0"][0]["yanked_reason"] == "bad build"
+    one = app.get("/pypi/public-dep/1.0/json", headers=BOB).json
+    assert one["info"]["version"] == "1.0" and one["urls"][0]["filename"] == filename
+    app.get("/pypi/public-dep/3.0/json", headers=BOB, status=404)
 
 
 def test_an_html_only_upstream_works_too(cache_app, static_index):
