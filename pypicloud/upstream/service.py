@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 API_VERSION = "1.1"
 STATUS_HEADER = "X-PyPI-Upstream"
 METADATA_LIMIT = 16 * 1024 * 1024
+# What a version in a URL we redirect to may hold (PEP 440 text and a little more).
+VERSION_TEXT = re.compile(r"^[A-Za-z0-9.+!_-]{1,100}$")
 
 
 def _time_text(moment: dt.datetime | None) -> str | None:
@@ -180,7 +183,7 @@ class Upstream:
     ) -> Response | dict | None:
         """``/pypi/<p>/json`` (or ``/pypi/<p>/<version>/json``) for a project with no file
         uploaded here."""
-        if not self.policy.enabled:
+        if not self.policy.enabled or (version is not None and not VERSION_TEXT.match(version)):
             return None
         local = self._consulted(request, name)
         if local is None or self.policy.has_private_files(local):

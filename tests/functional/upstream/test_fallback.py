@@ -67,6 +67,7 @@ def test_redirect_sends_clients_to_the_upstream(make_app, static_index):
     assert found.location == static_index.url + "/pypi/requests/json"
     found = app.get("/pypi/requests/2.0/json", headers=BOB, status=302)
     assert found.location == static_index.url + "/pypi/requests/2.0/json"
+    app.get("/pypi/requests/2.0%0d%0aX:%20y/json", headers=BOB, status=404)
     assert static_index.seen() == []  # a redirect costs the upstream nothing
 
 
