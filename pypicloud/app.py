@@ -18,6 +18,7 @@ from pypicloud.security import Authenticator, CredentialCache, SecurityPolicy
 from pypicloud.settings import Settings
 from pypicloud.storage import Storage, storage_from_settings
 from pypicloud.tokens import NoTokens, TokenStore
+from pypicloud.upstream import Upstream
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ class Services:
     accounts: AccountService
     pages: PageCache
     options: ServerOptions
+    upstream: Upstream
     audit: AuditLog = dataclasses.field(default_factory=NullAuditLog)
     metrics: Metrics = dataclasses.field(default_factory=lambda: Metrics(MetricsOptions("off")))
 
@@ -89,6 +91,7 @@ class Services:
             accounts=accounts,
             pages=PageCache(observe=metrics.page),
             options=ServerOptions.from_settings(settings),
+            upstream=Upstream.from_settings(settings, packages),
             audit=audit,
             metrics=metrics,
         )

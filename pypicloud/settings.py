@@ -19,13 +19,6 @@ OWNED_PREFIXES = ("pypi.", "storage.", "db.", "auth.")
 # They are accepted so an existing ini file keeps starting; the README lists them.
 TOLERATED_KEYS = frozenset(
     {
-        "pypi.fallback",
-        "pypi.fallback_url",
-        "pypi.fallback_base_url",
-        "pypi.always_show_upstream",
-        "pypi.disallow_fallback",
-        "pypi.cache_update",
-        "pypi.package_max_age",
         "pypi.use_json_scraper",
         "pypi.download_url",
     }

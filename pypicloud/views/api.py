@@ -66,7 +66,11 @@ def get_file(request: Request) -> Response:
         filename = filename[: -len(METADATA_SUFFIX)]
     package = request.services.packages.fetch(request.context.project, filename)
     if package is None:
-        raise HTTPNotFound()
+        upstream = request.services.upstream
+        fallback = upstream.file(request, request.context.project, filename, wants_metadata)
+        if fallback is None:
+            raise HTTPNotFound()
+        return fallback
     return metadata_response(request, package) if wants_metadata else download(request, package)
 
 

@@ -105,6 +105,10 @@ def _project(request: Request) -> tuple[str, list[Package]]:
     route_name="pypi_json", request_method=("GET", "HEAD"), renderer="json", permission=READ
 )
 def project_json(request: Request) -> dict | Response:
+    if request.matchdict["name"] == request.context.project:
+        fallback = request.services.upstream.json_page(request, request.context.project)
+        if fallback is not None:
+            return fallback
     name, files = _project(request)
     if request.matchdict["name"] != name:
         return HTTPMovedPermanently(location=request.route_url("pypi_json", name=name))
@@ -127,8 +131,12 @@ def project_json(request: Request) -> dict | Response:
     renderer="json",
     permission=READ,
 )
-def version_json(request: Request) -> dict:
+def version_json(request: Request) -> dict | Response:
     name = request.context.project
+    version = request.matchdict["version"]
+    fallback = request.services.upstream.json_page(request, name, version)
+    if fallback is not None:
+        return fallback
     version_files = request.services.packages.release(name, request.matchdict["version"])
     if not version_files:
         raise HTTPNotFound()

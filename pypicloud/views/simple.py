@@ -93,6 +93,9 @@ def simple_project(request: Request) -> Response:
     content_type = _content_type(request)
     services = request.services
     serial = services.packages.serial()
+    fallback = services.upstream.project_page(request, name, content_type)
+    if fallback is not None:
+        return fallback
     if name not in services.pages.get(serial, "projects", services.packages.project_set):
         raise HTTPNotFound()
 

@@ -34,6 +34,7 @@ def write_ini(path: Path, port: int, extra: dict[str, str | None]) -> None:
         "auth.admins": "alice",
         "pypi.default_read": "authenticated",
         "pypi.default_write": "authenticated",
+        "pypi.fallback": "none",  # no test reaches the real PyPI unless it asks
     }
     settings.update(extra)
     kept = {k: v for k, v in settings.items() if v is not None}

@@ -40,7 +40,7 @@ def test_environment_wins_and_adds_keys():
 
 
 def test_unused_keys_are_reported_unless_tolerated():
-    settings = Settings({"pypi.typo": "1", "pypi.fallback": "none", "other.x": "1"}, environ={})
+    settings = Settings({"pypi.typo": "1", "pypi.download_url": "x", "other.x": "1"}, environ={})
     with pytest.raises(ConfigError, match="pypi.typo"):
         settings.check_unused()
     settings.get("pypi.typo")

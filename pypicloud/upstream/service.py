@@ -1,0 +1,378 @@
+"""What the views ask of the fallback: a project page, a JSON page or a file, or None
+when the fallback has nothing to do with the request (the view then answers as without it).
+
+The views call these after their permission check, so a user who may not read the index
+gets the same 401/404 as without a fallback, and the upstream is never asked for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from pyramid.httpexceptions import (
+    HTTPBadGateway,
+    HTTPError,
+    HTTPFound,
+    HTTPGatewayTimeout,
+    HTTPNotFound,
+    HTTPNotModified,
+)
+from pyramid.request import Request
+from pyramid.response import Response
+
+from pypicloud.access.base import group_principal
+from pypicloud.dists import versions_equal
+from pypicloud.models import Package, utcnow
+from pypicloud.negotiation import SIMPLE_JSON
+from pypicloud.packages import PackageService
+from pypicloud.settings import Settings
+from pypicloud.templating import render
+from pypicloud.upstream.client import UpstreamClient, UpstreamPage, UpstreamUnavailable
+from pypicloud.upstream.mirror import Mirror
+from pypicloud.upstream.options import FallbackOptions
+from pypicloud.upstream.parsing import UpstreamFile
+from pypicloud.upstream.policy import FallbackPolicy, is_mirrored
+from pypicloud.versions import sorted_versions
+from pypicloud.views.common import file_url, principals, stable_file_url, upload_time
+
+log = logging.getLogger(__name__)
+
+API_VERSION = "1.1"
+STATUS_HEADER = "X-PyPI-Upstream"
+METADATA_LIMIT = 16 * 1024 * 1024
+# What a version in a URL we redirect to may hold (PEP 440 text and a little more).
+VERSION_TEXT = re.compile(r"^[A-Za-z0-9.+!_-]{1,100}$")
+
+
+def _time_text(moment: dt.datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if moment else None
+
+
+def unavailable(exc: UpstreamUnavailable) -> HTTPError:
+    if exc.timeout:
+        return HTTPGatewayTimeout(f"The upstream index did not answer in time: {exc}")
+    return HTTPBadGateway(f"The upstream index failed: {exc}")
+
+
+class Upstream:
+    """The fallback, built once at start-up and shared by every thread."""
+
+    def __init__(self, options: FallbackOptions, packages: PackageService) -> None:
+        self.options = options
+        self.policy = FallbackPolicy(options)
+        self.packages = packages
+        self.client = UpstreamClient(options.simple_url, options.timeout, options.package_max_age)
+        self.mirror = Mirror(packages, self.client)
+        self._metadata: dict[str, bytes] = {}
+        self._metadata_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, packages: PackageService) -> Upstream:
+        options = FallbackOptions.from_settings(settings)
+        log.info(options.describe())
+        return cls(options, packages)
+
+    # -- deciding ----------------------------------------------------------------------
+
+    def _local(self, request: Request, name: str) -> Sequence[Package]:
+        """The project's files here, read once per serial (the page cache keeps them)."""
+        services = request.services
+        serial = services.packages.serial()
+        if name not in services.pages.get(serial, "projects", services.packages.project_set):
+            return ()
+        return services.pages.get(
+            serial, ("upstream-local", name), lambda: tuple(self.packages.files(name))
+        )
+
+    def _consulted(self, request: Request, name: str) -> Sequence[Package] | None:
+        """The local files when the upstream may be consulted for ``name``, else None.
+        The settings are checked first: a disallowed name costs no database read either."""
+        if not self.policy.name_allowed(name):
+            return None
+        local = self._local(request, name)
+        return local if self.policy.may_look_up(name, local) else None
+
+    def _page(self, name: str) -> UpstreamPage | None:
+        try:
+            return self.client.project(name)
+        except UpstreamUnavailable as exc:
+            raise unavailable(exc) from None
+
+    # -- project pages -----------------------------------------------------------------
+
+    def project_page(self, request: Request, name: str, content_type: str) -> Response | None:
+        if not self.policy.enabled:
+            return None
+        local = self._consulted(request, name)
+        if local is None:
+            return None
+        if self.options.mode == "redirect" and not local:
+            return HTTPFound(location=self.client.project_url(name))
+        status = "fresh"
+        try:
+            page = self.client.project(name)
+        except UpstreamUnavailable as exc:
+            if not local:
+                raise unavailable(exc) from None
+            page, status = None, "unavailable"
+        if page is None and not local:
+            raise HTTPNotFound()
+        if page is not None and page.stale:
+            status = "stale"
+        facts = self._facts(request, name, local, page.files if page else ())
+        if content_type == SIMPLE_JSON:
+            body = _json(_project_json(name, facts))
+        else:
+            body = render(
+                "simple_project.html", api_version=API_VERSION, name=name, files=facts
+            ).encode()
+        return _response(request, body, content_type, status)
+
+    def _facts(
+        self,
+        request: Request,
+        name: str,
+        local: Sequence[Package],
+        upstream: Sequence[UpstreamFile],
+    ) -> list[dict[str, Any]]:
+        kept = self.policy.visible(name, local, upstream, utcnow())
+        cached = {p.filename: p for p in local}
+        listed = {entry.filename for entry in kept}
+        facts = [self._upstream_facts(request, name, e, cached.get(e.filename)) for e in kept]
+        # Files uploaded here, and copies the cache mode made that the upstream no longer
+        # lists (or the cooldown now hides): a cached file stays available.
+        facts += [_local_facts(request, p) for p in reversed(local) if p.filename not in listed]
+        return facts
+
+    def _upstream_facts(
+        self, request: Request, name: str, entry: UpstreamFile, copy: Package | None
+    ) -> dict[str, Any]:
+        if self.options.mode == "cache":
+            url = request.route_url("api_file", name=name, filename=entry.filename)
+            wheel = entry.filename.endswith(".whl")
+            metadata = entry.core_metadata if wheel else None
+        else:
+            url, metadata = entry.url, entry.core_metadata
+        sha256 = entry.sha256 or ""
+        if copy is not None and is_mirrored(copy):
+            sha256 = copy.sha256 or sha256
+            metadata = copy.core_metadata_sha256 if copy.is_wheel else None
+        return {
+            "filename": entry.filename,
+            "url": url,
+            "version": entry.version,
+            "sha256": sha256,
+            "requires_python": entry.requires_python,
+            "yanked": entry.yanked,
+            "core_metadata": metadata,
+            "size": entry.size,
+            "upload_time": _time_text(entry.upload_time),
+        }
+
+    # -- the JSON API ------------------------------------------------------------------
+
+    def json_page(
+        self, request: Request, name: str, version: str | None = None
+    ) -> Response | dict | None:
+        """``/pypi/<p>/json`` (or ``/pypi/<p>/<version>/json``) for a project with no file
+        uploaded here."""
+        if not self.policy.enabled or (version is not None and not VERSION_TEXT.match(version)):
+            return None
+        local = self._consulted(request, name)
+        if local is None or self.policy.has_private_files(local):
+            return None
+        if self.options.mode == "redirect":
+            path = f"{name}/{version}" if version else name
+            return HTTPFound(location=f"{self.options.base_url}pypi/{path}/json")
+        try:
+            page = self.client.project(name)
+        except UpstreamUnavailable as exc:
+            if local:
+                return None  # the cached copies answer, as the view answers for them
+            raise unavailable(exc) from None
+        facts = self._facts(request, name, local, page.files if page else ())
+        if version is not None:
+            facts = [f for f in facts if versions_equal(f["version"], version)]
+        if not facts:
+            raise HTTPNotFound()
+        answer = _pypi_json(name, facts)
+        if version is not None:
+            del answer["releases"]
+        return answer
+
+    # -- files -------------------------------------------------------------------------
+
+    def file(self, request: Request, name: str, filename: str, metadata: bool) -> Response | None:
+        """A file listed from the upstream that is not stored here yet (cache mode)."""
+        if self.options.mode != "cache":
+            return None
+        local = self._consulted(request, name)
+        if local is None:
+            return None
+        page = self.client.cached_page(name) or self._page(name)
+        if page is None:
+            return None
+        entry = next(
+            (
+                e
+                for e in self.policy.visible(name, local, page.files, utcnow())
+                if e.filename == filename
+            ),
+            None,
+        )
+        if entry is None:
+            return None
+        if metadata:
+            return self._core_metadata(entry)
+        if self._may_fill(request):
+            try:
+                package = self.mirror.fill(name, entry)
+            except UpstreamUnavailable as exc:
+                raise unavailable(exc) from None
+            if package is not None:
+                from pypicloud.views.files import download
+
+                return download(request, package)
+        return self._pass_through(request, entry)
+
+    def _may_fill(self, request: Request) -> bool:
+        held = principals(request)
+        return any(group_principal(g) in held for g in self.options.cache_update)
+
+    def _pass_through(self, request: Request, entry: UpstreamFile) -> Response:
+        if not self.options.stream_files:
+            return HTTPFound(location=entry.url)
+        try:
+            opened = self.client.request("GET", entry.url)
+        except UpstreamUnavailable as exc:
+            raise unavailable(exc) from None
+        if opened.status != 200:
+            opened.release_conn()
+            raise HTTPBadGateway(f"The upstream answered {opened.status}")
+        response = Response(content_type="application/octet-stream")
+        response.app_iter = opened.stream(256 * 1024)
+        if entry.size is not None:
+            response.content_length = entry.size
+        response.content_disposition = f'attachment; filename="{entry.filename}"'
+        return response
+
+    def _core_metadata(self, entry: UpstreamFile) -> Response:
+        """PEP 658 metadata of a file not cached yet, checked against the page's digest."""
+        digest = entry.core_metadata
+        if not digest or not entry.filename.endswith(".whl"):
+            raise HTTPNotFound("No core metadata for this file")
+        with self._metadata_lock:
+            content = self._metadata.get(digest)
+        if content is None:
+            try:
+                content = self.client.read(entry.url + ".metadata", METADATA_LIMIT)
+            except UpstreamUnavailable as exc:
+                raise unavailable(exc) from None
+            if hashlib.sha256(content).hexdigest() != digest:
+                raise HTTPBadGateway("The upstream's core metadata does not match its sha256")
+            with self._metadata_lock:
+                if len(self._metadata) > 4096:
+                    self._metadata.clear()
+                self._metadata[digest] = content
+        response = Response(body=content, content_type="application/octet-stream")
+        response.etag = digest
+        response.cache_control.private = True
+        return response
+
+
+def _local_facts(request: Request, package: Package) -> dict[str, Any]:
+    url = file_url(request, package)
+    ours = url == stable_file_url(request, package)
+    return {
+        "filename": package.filename,
+        "url": url,
+        "version": package.version,
+        "sha256": package.sha256 or "",
+        "requires_python": package.requires_python,
+        "yanked": package.yanked,
+        "core_metadata": package.core_metadata_sha256 if package.is_wheel and ours else None,
+        "size": package.size,
+        "upload_time": upload_time(package),
+    }
+
+
+def _project_json(name: str, facts: list[dict[str, Any]]) -> dict[str, Any]:
+    files = []
+    for fact in facts:
+        entry: dict[str, Any] = {
+            "filename": fact["filename"],
+            "url": fact["url"],
+            "hashes": {"sha256": fact["sha256"]} if fact["sha256"] else {},
+            "requires-python": fact["requires_python"],
+            "yanked": fact["yanked"] if fact["yanked"] is not False else False,
+            "core-metadata": {"sha256": fact["core_metadata"]} if fact["core_metadata"] else False,
+        }
+        entry["dist-info-metadata"] = entry["core-metadata"]
+        if fact["size"] is not None:
+            entry["size"] = fact["size"]
+        if fact["upload_time"]:
+            entry["upload-time"] = fact["upload_time"]
+        files.append(entry)
+    return {
+        "meta": {"api-version": API_VERSION},
+        "name": name,
+        "versions": sorted_versions(f["version"] for f in facts),
+        "files": files,
+    }
+
+
+def _pypi_json(name: str, facts: list[dict[str, Any]]) -> dict[str, Any]:
+    """PyPI's JSON API shape for an upstream project, from its simple page's facts."""
+    versions = sorted_versions(f["version"] for f in facts)
+    releases = {v: [_release_file(f) for f in facts if f["version"] == v] for v in versions}
+    live = [v for v in versions if any(f["yanked"] is False for f in facts if f["version"] == v)]
+    latest = (live or versions)[-1]
+    latest_files = [f for f in facts if f["version"] == latest]
+    return {
+        "info": {
+            "name": name,
+            "version": latest,
+            "requires_python": latest_files[0]["requires_python"],
+            "yanked": all(f["yanked"] is not False for f in latest_files),
+        },
+        "releases": releases,
+        "urls": releases[latest],
+    }
+
+
+def _release_file(fact: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "filename": fact["filename"],
+        "url": fact["url"],
+        "digests": {"sha256": fact["sha256"]},
+        "size": fact["size"],
+        "packagetype": "bdist_wheel" if fact["filename"].endswith(".whl") else "sdist",
+        "requires_python": fact["requires_python"],
+        "upload_time_iso_8601": fact["upload_time"],
+        "yanked": fact["yanked"] is not False,
+        "yanked_reason": fact["yanked"] or None,
+    }
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _response(request: Request, body: bytes, content_type: str, status: str) -> Response:
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    headers = {"Vary": "Accept, Authorization, Cookie", "ETag": f'"{etag}"', STATUS_HEADER: status}
+    if etag in request.if_none_match:
+        return HTTPNotModified(headers=headers)
+    charset = "utf-8" if content_type.startswith("text/") else None
+    response = Response(body=body, content_type=content_type, charset=charset)
+    response.headers.update(headers)
+    response.cache_control.private = True
+    response.cache_control.no_cache = True
+    return response
