@@ -7,16 +7,16 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.request import Request
-from pyramid.router import Router
 
 from pypicloud.app import Services
+from pypicloud.logs import AccessLog
 from pypicloud.security import ProjectContext, csrf_applies
 from pypicloud.sessions import session_factory_from_settings
 from pypicloud.settings import ConfigError, Settings
 
 
-def main(global_config: Mapping[str, Any], **raw: Any) -> Router:
-    """The WSGI application (PasteDeploy's ``use = egg:pypicloud``).
+def main(global_config: Mapping[str, Any], **raw: Any) -> AccessLog:
+    """The WSGI application (PasteDeploy's ``use = egg:pypicloud``), with its access log.
 
     A bad setting ends the process with one line naming the key, not a traceback.
     """
@@ -24,7 +24,7 @@ def main(global_config: Mapping[str, Any], **raw: Any) -> Router:
         config = make_config(raw, here=global_config.get("here"))
     except ConfigError as exc:
         raise SystemExit(f"pypicloud cannot start: {exc}") from None
-    return config.make_wsgi_app()
+    return AccessLog(config.make_wsgi_app())
 
 
 def make_config(
@@ -41,6 +41,7 @@ def make_config(
     config.set_default_csrf_options(require_csrf=True, callback=csrf_applies)
     config.add_request_method(_services, "services", reify=True)
     config.include("pypicloud.routes")
+    config.include("pypicloud.logs")
     config.scan("pypicloud.views")
     return config
 

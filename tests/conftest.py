@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.remote_access",
     "tests.fixtures.aws_secrets",
     "tests.fixtures.ldap",
+    "tests.fixtures.nginx",
 ]
