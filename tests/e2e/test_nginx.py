@@ -50,10 +50,17 @@ def fetch(url: str, cert: Path, headers: dict[str, str] | None = None) -> Answer
         return Answer(error.code, error.headers, error.read())
 
 
+def trusting(cert: Path) -> dict[str, str]:
+    """Environment variables that make pip, uv, twine (requests) trust the test's
+    certificate: the machine's own CA variables would win over ``--cert`` in requests."""
+    return {name: str(cert) for name in ("REQUESTS_CA_BUNDLE", "PIP_CERT", "SSL_CERT_FILE",
+                                          "CURL_CA_BUNDLE")}  # fmt: skip
+
+
 def twine_upload(index: str, files: list[Path], cert: Path) -> None:
     run([venv_tool("twine"), "upload", "--non-interactive", "--disable-progress-bar",
          "--repository-url", index, "--cert", str(cert), "-u", "bob", "-p", PASSWORD,
-         *map(str, files)])  # fmt: skip
+         *map(str, files)], env=trusting(cert))  # fmt: skip
 
 
 @dataclass

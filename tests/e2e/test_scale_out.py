@@ -6,6 +6,7 @@ process while clients keep asking, and nothing fails: nginx retries on the other
 from __future__ import annotations
 
 import re
+from pathlib import Path
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -14,7 +15,7 @@ import pytest
 from tests.dists import wheel_name, write_dists
 from tests.e2e.conftest import installed, run
 from tests.e2e.production import AppProcess
-from tests.e2e.test_nginx import fetch
+from tests.e2e.test_nginx import fetch, trusting
 from tests.fixtures.s3 import CREDENTIALS, REGION, unique_bucket
 from tests.functional.conftest import PASSWORD, auth
 from tests.tools import venv_tool
@@ -46,11 +47,10 @@ def cluster(tmp_path, moto_endpoint, postgresql_url, start_nginx):
 def install(tool: str, index: str, cert: str, target, *packages: str) -> None:
     if tool == "pip":
         command = [venv_tool("pip"), "install", "--no-cache-dir", "--cert", cert]
-        env = {}
     else:
         command = [venv_tool("uv"), "pip", "install", "--no-cache", "--python",
                    venv_tool("python")]  # fmt: skip
-        env = {"SSL_CERT_FILE": cert}
+    env = trusting(Path(cert))
     run([*command, "--target", str(target), "--index-url", index, *packages], env=env)
 
 
