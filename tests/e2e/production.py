@@ -11,6 +11,8 @@ import configparser
 import os
 import secrets
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 from tests.functional.conftest import FAST_HASH
@@ -26,13 +28,16 @@ USERS = {
 }
 
 
-def production_ini(path: Path, *, app: dict[str, str], server: dict[str, str]) -> Path:
-    """production.ini with ``app`` and ``server`` keys added or replaced."""
+def production_ini(path: Path, *, app: dict[str, str | None], server: dict[str, str]) -> Path:
+    """production.ini with ``app`` and ``server`` keys added, replaced or (None) removed."""
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     parser.read(PRODUCTION_INI)
     for key, value in app.items():
-        parser["app:main"][key] = value
+        if value is None:
+            parser.remove_option("app:main", key)
+        else:
+            parser["app:main"][key] = value
     for key, value in server.items():
         parser["server:main"][key] = value
     with open(path, "w") as handle:
@@ -43,7 +48,7 @@ def production_ini(path: Path, *, app: dict[str, str], server: dict[str, str]) -
 class AppProcess:
     """``pserve`` on a production ini, listening on its own port."""
 
-    def __init__(self, root: Path, env: dict[str, str], app: dict[str, str],
+    def __init__(self, root: Path, env: dict[str, str], app: dict[str, str | None],
                  server: dict[str, str] | None = None) -> None:  # fmt: skip
         self.port = free_port()
         self.root = root / f"app-{self.port}"
@@ -67,10 +72,25 @@ class AppProcess:
             )
         try:
             wait_for_port(self.port, self.process, timeout=60)
+            self._wait_until_answering()
         except RuntimeError:
             self.stop()
             raise RuntimeError(self.log.read_text()) from None
         return self
+
+    def _wait_until_answering(self, timeout: float = 60) -> None:
+        """The socket is bound before the app loads: wait for an answer, or its exit."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process is not None
+            if self.process.poll() is not None:
+                raise RuntimeError("exited")
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health/live", timeout=5)
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("no answer")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -83,7 +83,7 @@ def deploy(tmp_path, start_nginx, nginx_certificate, template: Path, **app: str)
     process = AppProcess(tmp_path, env, app, server).start()
     nginx = start_nginx([process.port], storage, template)
     prefix = "/pypi" if template == PREFIX_SITE else ""
-    return Deployment(process, nginx.url + prefix, nginx_certificate[0], storage,
+    return Deployment(process, nginx.url + prefix, nginx_certificate.ca, storage,
                       nginx.root / "access.log")  # fmt: skip
 
 
