@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -97,11 +98,30 @@ def venv(path: Path) -> dict[str, str]:
     return {**os.environ, "PATH": f"{path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
 
 
+def build_context(source: Path) -> Path:
+    """What the build stage's COPY lines put in /src, copied to ``source``."""
+    build, _ = stages()
+    for copy in instructions(build, "COPY"):
+        *sources, target = copy.split()
+        if target.startswith("/"):  # the scripts, to /usr/local/bin
+            continue
+        for name in sources:
+            origin = ROOT / name
+            destination = source / (target if target not in ("./", ".") else name)
+            if origin.is_dir():
+                shutil.copytree(origin, destination, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(origin, destination)
+    return source
+
+
 @pytest.mark.e2e
 def test_build_install_serve_and_healthcheck_as_the_image_does(tmp_path):
     wheels = tmp_path / "wheels"
+    source = build_context(tmp_path / "src")
     build_env = venv(tmp_path / "build")
-    subprocess.run([str(DEPLOY / "docker-build.sh"), str(ROOT), str(wheels)], env=build_env,
+    subprocess.run([str(DEPLOY / "docker-build.sh"), str(source), str(wheels)], env=build_env,
                    check=True, capture_output=True, timeout=900)  # fmt: skip
     final_env = venv(tmp_path / "final")
     subprocess.run([str(DEPLOY / "docker-install.sh"), str(wheels)], env=final_env,
