@@ -90,6 +90,16 @@ def main() -> None:
         "proxy_pass http://pypicloud;", f"proxy_pass http://127.0.0.1:{plain.port};"
     )
     direct = f"    location /direct/ {{\n        alias {storage}/;\n    }}\n"
+    # Plain HTTP listeners beside the TLS ones, to tell TLS's cost from the rest.
+    http_port, stream_http_port = free_port(), free_port()
+    site = site.replace(
+        f"listen 127.0.0.1:{port} ssl http2;",
+        f"listen 127.0.0.1:{port} ssl http2;\n    listen 127.0.0.1:{http_port};",
+    )
+    streaming = streaming.replace(
+        f"listen 127.0.0.1:{stream_port} ssl http2;",
+        f"listen 127.0.0.1:{stream_port} ssl http2;\n    listen 127.0.0.1:{stream_http_port};",
+    )
     site = site.replace("    location / {", direct + "    location / {", 1)
     site += "server {" + streaming
     nginx = Nginx(root / "nginx", site, port, None).start()
@@ -97,9 +107,16 @@ def main() -> None:
     headers = {"Authorization": auth}
     path = f"/api/package/bigpkg/{FILENAME}"
     cases = [
-        ("nginx + X-Accel-Redirect", f"https://localhost:{port}{path}", accel),
-        ("nginx serving the file", f"https://localhost:{port}/direct/bigpkg/1.0/{FILENAME}", accel),
-        ("nginx -> app streaming", f"https://localhost:{stream_port}{path}", plain),
+        ("TLS: nginx + X-Accel", f"https://localhost:{port}{path}", accel),
+        ("TLS: nginx the file", f"https://localhost:{port}/direct/bigpkg/1.0/{FILENAME}", accel),
+        ("TLS: nginx -> app", f"https://localhost:{stream_port}{path}", plain),
+        ("plain: nginx + X-Accel", f"http://127.0.0.1:{http_port}{path}", accel),
+        (
+            "plain: nginx the file",
+            f"http://127.0.0.1:{http_port}/direct/bigpkg/1.0/{FILENAME}",
+            accel,
+        ),
+        ("plain: nginx -> app", f"http://127.0.0.1:{stream_http_port}{path}", plain),
         ("app (waitress) directly", f"http://127.0.0.1:{plain.port}{path}", plain),
     ]
     try:

@@ -32,8 +32,9 @@ def download(request: Request, package: Package) -> Response:
 
 
 def accel_redirect(request: Request, package: Package, uri: str) -> Response:
-    """An empty answer telling nginx which file to send: nginx does the bytes and Range;
-    the headers (type, ETag, disposition, caching) are ours, as when streaming."""
+    """An empty answer telling nginx which file to send: nginx does the bytes, Range and
+    its own ETag; type, disposition and caching headers are ours, as when streaming. A
+    client revalidating with the sha256 ETag (from a streamed download) gets our 304."""
     if package.sha256 and package.sha256 in request.if_none_match:
         # Answered here: nginx would compare the client's ETag with its own (mtime-size).
         response: Response = HTTPNotModified()
