@@ -25,6 +25,8 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	  { $(APT) update && DEBIAN_FRONTEND=noninteractive $(APT) install -y slapd ldap-utils libldap2-dev libsasl2-dev; }
 	@# chromium for the browser tests (Playwright drives it; no browser download).
 	@command -v chromium >/dev/null || { $(APT) update && DEBIAN_FRONTEND=noninteractive $(APT) install -y chromium; }
+	@# nginx for the deployment tests (the shipped deploy/nginx.conf in front of the app).
+	@[ -x /usr/sbin/nginx ] || { $(APT) update && DEBIAN_FRONTEND=noninteractive $(APT) install -y nginx-light; }
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 

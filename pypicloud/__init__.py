@@ -7,17 +7,17 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.request import Request
-from pyramid.router import Router
 from pyramid.tweens import INGRESS
 
 from pypicloud.app import Services
+from pypicloud.logs import AccessLog
 from pypicloud.security import ProjectContext, csrf_applies
 from pypicloud.sessions import session_factory_from_settings
 from pypicloud.settings import ConfigError, Settings
 
 
-def main(global_config: Mapping[str, Any], **raw: Any) -> Router:
-    """The WSGI application (PasteDeploy's ``use = egg:pypicloud``).
+def main(global_config: Mapping[str, Any], **raw: Any) -> AccessLog:
+    """The WSGI application (PasteDeploy's ``use = egg:pypicloud``), with its access log.
 
     A bad setting ends the process with one line naming the key, not a traceback.
     """
@@ -25,7 +25,7 @@ def main(global_config: Mapping[str, Any], **raw: Any) -> Router:
         config = make_config(raw, here=global_config.get("here"))
     except ConfigError as exc:
         raise SystemExit(f"pypicloud cannot start: {exc}") from None
-    return config.make_wsgi_app()
+    return AccessLog(config.make_wsgi_app())
 
 
 def make_config(
@@ -43,6 +43,7 @@ def make_config(
     config.add_request_method(_services, "services", reify=True)
     config.include("pypicloud.routes")
     config.add_tween("pypicloud.tweens.observe_tween_factory", under=INGRESS)
+    config.include("pypicloud.logs")
     config.scan("pypicloud.views")
     return config
 

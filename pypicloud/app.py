@@ -6,7 +6,7 @@ import dataclasses
 import logging
 
 from pypicloud.access import Access
-from pypicloud.access.base import unknown_users
+from pypicloud.access.base import MutableAccess, unknown_users
 from pypicloud.access.passwords import PasswordHasher
 from pypicloud.accounts import AccountOptions, AccountService, tokens_from
 from pypicloud.audit import AuditLog, NullAuditLog, audit_from_settings
@@ -29,12 +29,22 @@ class ServerOptions:
 
     realm: str = "pypi"
     cache_max_age: int = 0
+    #: Index pages anonymous readers get may be kept this long by nginx or a CDN, and
+    #: served stale for this much longer while one request refreshes them.
+    index_max_age: int = 60
+    index_stale_while_revalidate: int = 300
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServerOptions:
         return cls(
             realm=settings.str("pypi.realm", "pypi") or "pypi",
             cache_max_age=settings.int("pyramid.cache_max_age", 0, minimum=0) or 0,
+            index_max_age=settings.int("pypi.index_max_age", cls.index_max_age, minimum=0)
+            or 0,
+            index_stale_while_revalidate=settings.int(
+                "pypi.index_stale_while_revalidate", cls.index_stale_while_revalidate, minimum=0
+            )
+            or 0,
         )
 
 
@@ -97,6 +107,12 @@ class Services:
         )
         for name in unknown_users(access.backend, sorted(access.defaults.admins)):
             log.warning("auth.admins names %r, a user the access backend does not know", name)
+        if nobody_can_log_in(access.backend):
+            log.warning(
+                "no user can log in: the access backend has no users (add user.<name> = <hash "
+                "from ppc-gen-password>; with a writable backend the first user to register "
+                "becomes admin)"
+            )
         if settings.bool("db.reload_on_start", False) or cache.is_empty():
             # In the background: the server answers meanwhile (/health says "rebuilding").
             packages.start_rebuild()
@@ -104,3 +120,17 @@ class Services:
 
     def health(self) -> dict[str, tuple[bool, str]]:
         return {**self.packages.health(), "access": self.access.check_health()}
+
+
+def nobody_can_log_in(backend: object) -> bool:
+    """True when the backend can tell it has no user yet (the ini's user.<name> lines, a
+    SQL table); directories such as LDAP cannot be listed and count as having users."""
+    passwords = getattr(backend, "passwords", None)
+    if isinstance(passwords, dict):  # config access
+        return not passwords
+    if isinstance(backend, MutableAccess):
+        try:
+            return not backend.users()
+        except Exception:  # an unreachable backend: /health reports it, no guess here
+            return False
+    return False

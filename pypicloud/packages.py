@@ -53,6 +53,7 @@ class Delivery(enum.Enum):
     STREAM = "stream"  # through this server
     REDIRECT = "redirect"  # a 302 to a signed (or public) storage URL
     LINK = "link"  # index pages link to signed storage URLs directly
+    ACCEL = "accel"  # nginx sends the file (X-Accel-Redirect, storage.accel_redirect)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +101,7 @@ class Download:
 
     package: Package
     redirect_url: str | None = None
+    accel_uri: str | None = None  # nginx's internal URI of the file
 
 
 class PackageService:
@@ -119,7 +121,9 @@ class PackageService:
         self.options = options
         self.audit: AuditLog = audit or NullAuditLog()
         self.metrics = metrics or Metrics(MetricsOptions(mode="off"))
-        if options.stream_files:
+        if getattr(storage, "accel_location", None):
+            self.delivery = Delivery.ACCEL
+        elif options.stream_files:
             self.delivery = Delivery.STREAM
         elif storage.redirect_urls:
             self.delivery = Delivery.REDIRECT
@@ -185,7 +189,8 @@ class PackageService:
     @property
     def links_expire(self) -> bool:
         """True when index pages embed signed URLs, which must not be cached for long."""
-        return self.delivery is Delivery.LINK
+        # File storage has no signed URLs: its pages link to this server's stable URLs.
+        return self.delivery is Delivery.LINK and getattr(self.storage, "signs_links", True)
 
     def index_link(self, package: Package) -> str | None:
         """The storage URL an index page links to, or None for this server's stable URL."""
@@ -194,6 +199,9 @@ class PackageService:
         return None
 
     def download(self, package: Package) -> Download:
+        if self.delivery is Delivery.ACCEL:
+            self.metrics.download("accel")
+            return Download(package, accel_uri=self.storage.accel_uri(package))  # type: ignore[attr-defined]
         if self.delivery is Delivery.REDIRECT:
             url = self.storage.download_url(package)
             if url:

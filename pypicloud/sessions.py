@@ -21,10 +21,24 @@ from pypicloud.settings import ConfigError, Settings
 log = logging.getLogger(__name__)
 COOKIE_NAME = "pypicloud_session"
 MIN_KEY_LENGTH = 16
+#: Values copied from templates and tutorials: anyone can forge a session signed with
+#: them, so they are refused always, not only in production.
+PLACEHOLDER_KEYS = frozenset(
+    {"change-me", "changeme", "change-me-to-a-long-random-string", "secret", "replace-me"}
+)
 
 
 def session_factory_from_settings(settings: Settings) -> Callable[[Request], Any]:
     key = settings.str("session.validate_key")
+    production = settings.bool("pypi.production", False)
+    if key is not None and key.strip().lower() in PLACEHOLDER_KEYS:
+        raise ConfigError("session.validate_key", "is a placeholder: set a long random value")
+    if key is None and production:
+        raise ConfigError(
+            "session.validate_key",
+            "is required when pypi.production is true (every process must sign sessions "
+            "with the same key; e.g. PPC_SESSION_VALIDATE_KEY=$(openssl rand -hex 32))",
+        )
     if key is None:
         log.warning(
             "session.validate_key is not set: sessions are signed with a random per-process "

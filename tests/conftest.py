@@ -12,4 +12,5 @@ pytest_plugins = [
     "tests.fixtures.aws_secrets",
     "tests.fixtures.ldap",
     "tests.fixtures.upstream",
+    "tests.fixtures.nginx",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pypicloud.backends import load_backend
-from pypicloud.settings import Settings
+from pypicloud.settings import ConfigError, Settings
 from pypicloud.storage.base import FileExists, PackageNotStored, Storage
 
 BACKENDS = {
@@ -25,4 +25,11 @@ __all__ = ["FileExists", "PackageNotStored", "Storage", "storage_from_settings"]
 
 def storage_from_settings(settings: Settings) -> Storage:
     cls = load_backend(settings, "pypi.storage", BACKENDS, "file", kind=Storage)
-    return cls.from_settings(settings)
+    storage = cls.from_settings(settings)
+    # Only file storage hands files to nginx; an empty value (PPC_STORAGE_ACCEL_REDIRECT=)
+    # switches production.ini's setting off for the other backends.
+    if settings.str("storage.accel_redirect") and not getattr(storage, "accel_location", None):
+        raise ConfigError(
+            "storage.accel_redirect", "works with file storage only (pypi.storage = file)"
+        )
+    return storage

@@ -51,6 +51,8 @@ S3_CONFIG_TYPES = {
 }
 # Config options we set ourselves or that have a better spelling.
 CONFIG_EXCLUDED = {"region_name", "s3"}
+# storage.* keys of every backend, checked by storage_from_settings.
+SHARED_KEYS = frozenset({"storage.accel_redirect"})
 
 
 def client_config(settings: Settings, own_keys: frozenset[str]) -> Config:
@@ -63,7 +65,7 @@ def client_config(settings: Settings, own_keys: frozenset[str]) -> Config:
     s3: dict[str, Any] = {}
     known = set(Config.OPTION_DEFAULTS) - CONFIG_EXCLUDED
     for key in sorted(settings.keys_with_prefix("storage.")):
-        if key in own_keys:
+        if key in own_keys or key in SHARED_KEYS:
             continue
         option = key.removeprefix("storage.")
         if option in known:

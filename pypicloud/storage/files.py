@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
 from pypicloud.dists import safe_path_component
 from pypicloud.models import Package
-from pypicloud.settings import Settings
+from pypicloud.settings import ConfigError, Settings
 from pypicloud.storage.base import FileExists, PackageNotStored, stored_copy
 from pypicloud.storage.temporaries import (
     remove_abandoned,
@@ -43,9 +44,15 @@ class FileStorage:
     """Packages on a local (or network) file system."""
 
     redirect_urls = False
+    signs_links = False  # download_url() is always None: index pages link to us
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, directory: str | os.PathLike[str], accel_location: str | None = None
+    ) -> None:
         self.directory = Path(directory).resolve()
+        #: nginx's ``internal`` location aliased to the directory (``storage.accel_redirect``):
+        #: downloads then answer ``X-Accel-Redirect`` and nginx sends the bytes.
+        self.accel_location = accel_location.rstrip("/") + "/" if accel_location else None
         self.directory.mkdir(parents=True, exist_ok=True)
         # Made by the first upload, so a read-only directory still serves (and /health
         # says it is not writable) as it always did.
@@ -56,12 +63,15 @@ class FileStorage:
     def from_settings(cls, settings: Settings) -> FileStorage:
         directory = settings.str("storage.dir", required=True)
         settings.mark_read("storage.redirect_urls")  # meaningless for files; accepted
+        accel = settings.str("storage.accel_redirect")
+        if accel is not None and not accel.startswith("/"):
+            raise ConfigError(
+                "storage.accel_redirect", f"expected an nginx location (/...), got {accel!r}"
+            )
         assert directory is not None
         try:
-            return cls(os.path.expanduser(directory))
+            return cls(os.path.expanduser(directory), accel_location=accel)
         except OSError as exc:
-            from pypicloud.settings import ConfigError
-
             raise ConfigError("storage.dir", f"cannot use {directory!r}: {exc}") from exc
 
     # -- paths -------------------------------------------------------------------------
@@ -124,6 +134,13 @@ class FileStorage:
 
     def download_url(self, package: Package) -> str | None:
         return None
+
+    def accel_uri(self, package: Package) -> str | None:
+        """The URI nginx serves the file at (``X-Accel-Redirect``), or None when not set."""
+        if self.accel_location is None:
+            return None
+        relative = self.path_for(package).relative_to(self.directory)
+        return self.accel_location + quote(relative.as_posix())
 
     # -- writing -----------------------------------------------------------------------
 

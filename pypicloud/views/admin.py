@@ -185,7 +185,8 @@ def acl(request: Request) -> Response:
 @view_config(route_name="health", request_method=("GET", "HEAD"), renderer="json")
 def health(request: Request) -> dict:
     """Readiness: 503 while a backend fails or this process rebuilds its package database
-    (a load balancer then sends requests elsewhere); ``?live`` is the liveness answer."""
+    (a load balancer then sends requests elsewhere); ``?live`` is the liveness answer.
+    Anonymous callers see each check's verdict; its message only an admin sees."""
     if "live" in request.params:
         return live(request)
     checks = request.services.health()
@@ -193,8 +194,11 @@ def health(request: Request) -> dict:
     healthy = all(ok for ok, _ in checks.values())
     status = "rebuilding" if rebuild.running else "ok" if healthy else "unhealthy"
     request.response.status = 200 if status == "ok" else 503
+    # A message may name a directory, a bucket or a server: only admins read them.
+    detailed = bool(request.has_permission(ADMINISTER))
     answer: dict[str, Any] = {
-        name: {"ok": ok, "message": msg} for name, (ok, msg) in checks.items()
+        name: {"ok": ok, "message": msg} if detailed else {"ok": ok}
+        for name, (ok, msg) in checks.items()
     }
     answer["status"] = status
     if rebuild.running:

@@ -178,13 +178,30 @@ def _page_response(
 ) -> Response:
     services = request.services
     etag = services.pages.etag_for(serial, key)
-    headers = {"Vary": "Accept, Authorization, Cookie", "ETag": f'"{etag}"'}
+    headers = {
+        "Vary": "Accept, Authorization, Cookie",
+        "ETag": f'"{etag}"',
+        "Cache-Control": cache_control(request),
+    }
     if etag in request.if_none_match:
         return HTTPNotModified(headers=headers)
     body = services.pages.get(serial, key, render_page)
     charset = "utf-8" if content_type.startswith("text/") else None
     response = Response(body=body, content_type=content_type, charset=charset)
     response.headers.update(headers)
-    response.cache_control.private = True
-    response.cache_control.no_cache = True
     return response
+
+
+def cache_control(request: Request) -> str:
+    """Shared caches (nginx, a CDN) may keep a page only an anonymous request got: it is
+    what every anonymous reader gets. A signed-in user's page, or one holding signed
+    storage links, stays private and is revalidated (cheaply, by ETag) each time."""
+    services = request.services
+    options = services.options
+    anonymous = services.security.identity(request) is None
+    if not anonymous or services.packages.links_expire or not options.index_max_age:
+        return "private, no-cache"
+    return (
+        f"public, max-age={options.index_max_age}, "
+        f"stale-while-revalidate={options.index_stale_while_revalidate}"
+    )
