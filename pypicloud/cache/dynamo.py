@@ -461,6 +461,18 @@ class DynamoCache(CacheDefaults):
             return False
         return True
 
+    def save_state(self, name: str, value: str) -> None:
+        """An item of the meta table, beside the locks."""
+        self.client.put_item(
+            TableName=self.meta, Item={"key": {"S": f"state:{name}"}, "value": {"S": value}}
+        )
+
+    def state(self, name: str) -> str | None:
+        item = self.client.get_item(
+            TableName=self.meta, Key={"key": {"S": f"state:{name}"}}, ConsistentRead=True
+        ).get("Item")
+        return item["value"]["S"] if item else None
+
     def unlock(self, name: str, owner: str) -> None:
         try:
             self.client.delete_item(

@@ -287,6 +287,13 @@ class RedisCache(CacheDefaults):
     def unlock(self, name: str, owner: str) -> None:
         self.client.eval(_DELETE_IF_OWNER, 1, self._lock_key(name), owner)
 
+    def save_state(self, name: str, value: str) -> None:
+        self.client.set(f"{self.prefix}state:{name}", value)
+
+    def state(self, name: str) -> str | None:
+        found = self.client.get(f"{self.prefix}state:{name}")
+        return None if found is None else _text(found)
+
     def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int:
         """One MULTI/EXEC: readers see the old records until it runs (graceful or not)."""
         stored = {p.filename: p for p in packages}
