@@ -24,6 +24,18 @@ SERVER_DEFAULTS = {"pool_pre_ping": True, "pool_recycle": 3600}
 #: What SQLite's engine takes here: it has one file and our own pool settings.
 SQLITE_OPTIONS = frozenset({"echo", "echo_pool", "hide_parameters"})
 CONNECT_ARGS = "connect_args."
+# Options whose ini strings SQLAlchemy would pass on uncoerced ("false" being true).
+FLAGS = frozenset(
+    {"pool_pre_ping", "pool_use_lifo", "echo_pool", "hide_parameters", "enable_from_linting"}
+)
+NUMBERS = {
+    "pool_size": int,
+    "max_overflow": int,
+    "pool_recycle": int,
+    "pool_timeout": float,
+    "query_cache_size": int,
+    "insertmanyvalues_page_size": int,
+}
 _OPTION_ERRORS = (ArgumentError, SQLAlchemyError, ValueError, TypeError, KeyError)
 
 
@@ -70,7 +82,7 @@ def _build(url: str, options: dict[str, Any]) -> Engine:
         for key, value in options.items()
         if key.startswith(CONNECT_ARGS)
     }
-    plain = {k: v for k, v in options.items() if not k.startswith(CONNECT_ARGS)}
+    plain = {k: _typed(k, v) for k, v in options.items() if not k.startswith(CONNECT_ARGS)}
     extra: dict[str, Any] = {}
     if "poolclass" in plain:
         extra["poolclass"] = _pool_class(str(plain.pop("poolclass")))
@@ -82,6 +94,24 @@ def _build(url: str, options: dict[str, Any]) -> Engine:
     if connect_args:
         extra["connect_args"] = connect_args
     return engine_from_config({"url": url, **SERVER_DEFAULTS, **plain}, prefix="", **extra)
+
+
+def _typed(key: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower()
+    if key in FLAGS or (key == "echo" and text != "debug"):
+        if text in TRUE:
+            return True
+        if text in FALSE:
+            return False
+        raise ConfigError(key, f"expected true or false, got {value!r}")
+    if key in NUMBERS:
+        try:
+            return NUMBERS[key](text)
+        except ValueError:
+            raise ConfigError(key, f"expected a number, got {value!r}") from None
+    return value
 
 
 def _pool_class(name: str) -> type[pool.Pool]:
