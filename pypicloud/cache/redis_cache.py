@@ -203,6 +203,15 @@ class RedisCache(CacheDefaults):
             pipe.incr(self._serial_key())
             pipe.execute()
 
+    def _queue_delete(self, pipe: Any, *keys: str) -> None:
+        """One DEL of many keys; a cluster's pipeline takes one key per DEL (keys of
+        different slots live on different nodes)."""
+        if self.clustered:
+            for key in keys:
+                pipe.delete(key)
+        elif keys:
+            pipe.delete(*keys)
+
     def _queue_summary(self, pipe: Any, name: str, files: list[Package]) -> None:
         """Keep the original's summary hash of ``name`` in step with its ``files``."""
         if not files:
@@ -262,7 +271,9 @@ class RedisCache(CacheDefaults):
             others = self._project_after(package.name, package.filename)
 
             def queue(pipe: Any) -> None:
-                pipe.delete(self._package_key(package.filename), self._core_key(package.filename))
+                self._queue_delete(
+                    pipe, self._package_key(package.filename), self._core_key(package.filename)
+                )
                 pipe.srem(self._files_key(package.name), package.filename)
                 self._queue_summary(pipe, package.name, others)
 
@@ -311,7 +322,7 @@ class RedisCache(CacheDefaults):
                 doomed += [self._files_key(n) for n in names]
                 doomed += [self._summary_key(n) for n in names]
                 doomed.append(self._names_key())
-                pipe.delete(*doomed)
+                self._queue_delete(pipe, *doomed)
                 for name, files in by_name.items():
                     for package in files:
                         pipe.hset(

@@ -18,7 +18,7 @@ from pypicloud.cache import AlreadyCached, Cache
 from pypicloud.cache.base import ProjectSummary
 from pypicloud.models import Package
 
-BACKENDS = ["sqlite", "postgresql", "mysql", "redis", "dynamo"]
+BACKENDS = ["sqlite", "postgresql", "mysql", "redis", "redis_cluster", "dynamo"]
 # Backends that cannot store METADATA of any size (they set ``max_core_metadata``).
 LIMITED_METADATA = ["dynamo"]
 
