@@ -225,6 +225,8 @@ class DynamoCache(CacheDefaults):
         return item_to_package(found["Item"]) if "Item" in found else None
 
     def all(self, name: str) -> list[Package]:
+        """Through ``name-index``: global indexes have no consistent reads, so this may lag a
+        write by a moment (documented in the README)."""
         items = self._pages(
             "query",
             TableName=self.packages,
