@@ -455,3 +455,13 @@ def test_an_expired_lock_can_be_taken_over(open_cache):
     assert not first.try_lock("rebuild", "a", 30)
     first.unlock("rebuild", "a")  # the former holder cannot release the new one
     assert not first.try_lock("rebuild", "a", 30)
+
+
+def test_state_is_shared_by_every_process(open_cache):
+    first, second = open_cache(), open_cache()
+    assert second.state("rebuild") is None
+    first.save_state("rebuild", '{"running": true}')
+    assert second.state("rebuild") == '{"running": true}'
+    second.save_state("rebuild", "é" * 2000)  # replaced, unicode and long
+    assert first.state("rebuild") == "é" * 2000
+    assert first.state("other") is None
