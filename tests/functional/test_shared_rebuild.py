@@ -1,4 +1,4 @@
-"""Two app instances on one SQL database while one of them rebuilds from storage.
+"""Two app instances on one database (SQL, Redis) while one of them rebuilds from storage.
 
 The rebuilding instance's storage listing stops, once it has listed every file, until the
 test opens a gate: meanwhile the other instance uploads and deletes. Those writes must
@@ -52,17 +52,21 @@ def gate() -> Iterator[threading.Event]:
     GATE.set()  # never leave a rebuild thread waiting
 
 
-@pytest.fixture(params=["postgresql", "mysql"])
-def db_url(request) -> str:
-    return request.getfixturevalue(f"{request.param}_url")
+@pytest.fixture(params=["postgresql", "mysql", "redis"])
+def db_settings(request) -> dict[str, str]:
+    if request.param == "redis":
+        prefix = request.getfixturevalue("redis_prefix")
+        url = request.getfixturevalue("redis_url")
+        return {"pypi.db": "redis", "db.url": url, "db.redis_prefix": prefix}
+    return {"pypi.db": "sql", "db.url": request.getfixturevalue(f"{request.param}_url")}
 
 
 def names(app: TestApp) -> str:
     return app.get("/simple/", headers=auth("bob")).text
 
 
-def test_writes_of_another_process_during_a_rebuild_survive_it(tmp_path, gate, db_url):
-    shared = {**base_settings(tmp_path), "db.url": db_url}
+def test_writes_of_another_process_during_a_rebuild_survive_it(tmp_path, gate, db_settings):
+    shared = {**base_settings(tmp_path), **db_settings}
     other = started(make_config(shared, here=str(tmp_path), environ={}))
     upload(other, "kept", "1.0")
     upload(other, "doomed", "1.0")
@@ -91,10 +95,10 @@ def test_writes_of_another_process_during_a_rebuild_survive_it(tmp_path, gate, d
     assert status["owner"] == rebuilder.owner and status["finished"] is not None
 
 
-def test_a_rebuild_without_other_writes_still_mirrors_storage(tmp_path, gate, db_url):
+def test_a_rebuild_without_other_writes_still_mirrors_storage(tmp_path, gate, db_settings):
     """The change log does not keep a record storage lost before the rebuild began."""
     gate.set()
-    shared = {**base_settings(tmp_path), "db.url": db_url}
+    shared = {**base_settings(tmp_path), **db_settings}
     app = started(make_config(shared, here=str(tmp_path), environ={}))
     upload(app, "lost", "1.0")
     upload(app, "here", "1.0")
