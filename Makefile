@@ -25,6 +25,8 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	  { $(APT) update && DEBIAN_FRONTEND=noninteractive $(APT) install -y slapd ldap-utils libldap2-dev libsasl2-dev; }
 	@# chromium for the browser tests (Playwright drives it; no browser download).
 	@command -v chromium >/dev/null || { $(APT) update && DEBIAN_FRONTEND=noninteractive $(APT) install -y chromium; }
+	@# redis-server and redis-cli start a throw-away Redis Cluster for the contract tests.
+	@{ command -v redis-server && command -v redis-cli; } >/dev/null || { $(APT) update && DEBIAN_FRONTEND=noninteractive $(APT) install -y redis-server redis-tools; }
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
