@@ -27,6 +27,8 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	@command -v chromium >/dev/null || { $(APT) update && DEBIAN_FRONTEND=noninteractive $(APT) install -y chromium; }
 	@# nginx for the deployment tests (the shipped deploy/nginx.conf in front of the app).
 	@[ -x /usr/sbin/nginx ] || { $(APT) update && DEBIAN_FRONTEND=noninteractive $(APT) install -y nginx-light; }
+	@# redis-server and redis-cli start a throw-away Redis Cluster for the contract tests.
+	@{ command -v redis-server && command -v redis-cli; } >/dev/null || { $(APT) update && DEBIAN_FRONTEND=noninteractive $(APT) install -y redis-server redis-tools; }
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 

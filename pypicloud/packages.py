@@ -14,7 +14,7 @@ import enum
 import logging
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import IO, BinaryIO
 
@@ -337,9 +337,11 @@ class PackageService:
         detail = f"{result} files" if error is None else f"failed: {error}"
         self.audit.record("rebuild", detail=detail, actor=actor)
 
-    def _listing(self) -> Iterable[Package]:
+    def _listing(self) -> Iterator[Package]:
+        """Lazy: the records to reuse are read when the cache starts consuming the listing
+        (after it noted where the rebuild began, see SQLCache.reload_from_storage)."""
         known = {p.filename: p for p in self.cache.all_packages()}
-        return self.storage.list(known)
+        yield from self.storage.list(known)
 
     def _reload(self, stored: Iterable[Package], graceful: bool) -> int:
         """Replace the records with storage's listing, then replay what this process wrote

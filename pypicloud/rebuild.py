@@ -3,17 +3,21 @@
 A rebuild of a large store takes minutes; run inside start-up it kept every process from
 answering (and failing its health check) for that long. Here it runs in a thread while the
 index serves what the database already has, one process of a deployment at a time (a lock
-in the shared database), and reports its progress as storage's listing is consumed.
+in the shared database), and reports its progress as storage's listing is consumed. The
+progress is kept in the shared database too, so any process's status page shows a rebuild
+another process runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -27,6 +31,7 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "rebuild"
 LOCK_SECONDS = 600.0  # extended while files are listed, so only a dead holder's lock expires
 RENEW_EVERY = 1000  # files
+PUBLISH_SECONDS = 1.0  # the shared status is this fresh while files are listed
 
 
 class RebuildBusy(Exception):
@@ -43,6 +48,7 @@ class RebuildStatus:
     finished: dt.datetime | None = None
     result: int | None = None  # files in the database after the last rebuild
     error: str | None = None
+    owner: str | None = None  # host:pid:id of the process that runs (or ran) it
 
     def as_dict(self) -> dict[str, Any]:
         def when(value: dt.datetime | None) -> str | None:
@@ -55,7 +61,23 @@ class RebuildStatus:
             "finished": when(self.finished),
             "result": self.result,
             "error": self.error,
+            "owner": self.owner,
         }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> RebuildStatus:
+        def when(value: Any) -> dt.datetime | None:
+            return dt.datetime.fromisoformat(value) if isinstance(value, str) else None
+
+        return cls(
+            running=bool(raw.get("running")),
+            listed=int(raw.get("listed") or 0),
+            started=when(raw.get("started")),
+            finished=when(raw.get("finished")),
+            result=raw.get("result") if isinstance(raw.get("result"), int) else None,
+            error=raw.get("error") if isinstance(raw.get("error"), str) else None,
+            owner=raw.get("owner") if isinstance(raw.get("owner"), str) else None,
+        )
 
 
 def _now() -> dt.datetime:
@@ -86,8 +108,42 @@ class Rebuilder:
         self._thread: threading.Thread | None = None
 
     def status(self) -> RebuildStatus:
+        """This process's rebuild while it runs; otherwise the deployment's latest one."""
         with self._guard:
-            return dataclasses.replace(self._status)
+            local = dataclasses.replace(self._status)
+        if local.running:
+            return local
+        shared = self._shared()
+        if shared is None or (local.started and shared.started and shared.started <= local.started):
+            return local
+        return shared
+
+    def _shared(self) -> RebuildStatus | None:
+        try:
+            raw = self.cache.state(LOCK_NAME)
+            found = json.loads(raw) if raw else None
+        except Exception:  # the status page must not fail with the database
+            log.warning("cannot read the shared rebuild status", exc_info=True)
+            return None
+        if not isinstance(found, dict):
+            return None
+        status = RebuildStatus.from_dict(found)
+        beat = found.get("heartbeat")
+        stale = isinstance(beat, (int, float)) and time.time() - beat > self.lock_seconds
+        if status.running and stale:
+            status.running = False
+            status.error = "abandoned: the process running it stopped"
+        return status
+
+    def _publish(self) -> None:
+        """Keep this process's status in the shared database (best effort)."""
+        with self._guard:
+            shown = self._status.as_dict()
+        shown["heartbeat"] = time.time()
+        try:
+            self.cache.save_state(LOCK_NAME, json.dumps(shown))
+        except Exception:  # the rebuild goes on; only other processes' view is stale
+            log.warning("cannot save the shared rebuild status", exc_info=True)
 
     @property
     def running(self) -> bool:
@@ -135,8 +191,11 @@ class Rebuilder:
                 raise RebuildBusy("a rebuild is running in this process")
             if not self.cache.try_lock(LOCK_NAME, self.owner, self.lock_seconds):
                 raise RebuildBusy("another process is rebuilding the package database")
-            self._status = RebuildStatus(running=True, started=_now(), result=self._status.result)
+            self._status = RebuildStatus(
+                running=True, started=_now(), result=self._status.result, owner=self.owner
+            )
             self._actor = current_actor()  # the background thread has no request
+        self._publish()
 
     def _finish_run(self, graceful: bool) -> int:
         result: int | None = None
@@ -148,7 +207,6 @@ class Rebuilder:
             error = str(exc) or type(exc).__name__
             raise
         finally:
-            self.cache.unlock(LOCK_NAME, self.owner)
             with self._guard:
                 status = self._status
                 status.running = False
@@ -157,6 +215,8 @@ class Rebuilder:
                 if result is not None:
                     status.result = result
                 actor = self._actor
+            self._publish()  # before the lock goes: the next holder's status is newer
+            self.cache.unlock(LOCK_NAME, self.owner)
             if self.on_finish is not None:
                 try:
                     self.on_finish(result, error, actor)
@@ -165,10 +225,14 @@ class Rebuilder:
 
     def _counted(self, packages: Iterable[Package]) -> Iterator[Package]:
         """Count files as the cache consumes the listing; extend the lock as it goes."""
+        published = time.monotonic()
         for package in packages:
             with self._guard:
                 self._status.listed += 1
                 listed = self._status.listed
             if listed % RENEW_EVERY == 0:
                 self.cache.try_lock(LOCK_NAME, self.owner, self.lock_seconds)
+            if listed % RENEW_EVERY == 0 or time.monotonic() - published >= PUBLISH_SECONDS:
+                self._publish()
+                published = time.monotonic()
             yield package

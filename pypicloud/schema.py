@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError, IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,22 @@ def current_version(engine: Engine, component: str) -> int:
     return int(found or 0)
 
 
-def migrate(engine: Engine, component: str, steps: Sequence[Step]) -> int:
-    """Apply the steps not applied yet; return the version the schema is at."""
+def migrate(engine: Engine, component: str, steps: Sequence[Step], attempts: int = 5) -> int:
+    """Apply the steps not applied yet; return the version the schema is at.
+
+    Servers starting together on MySQL can deadlock recording the version (InnoDB's gap
+    locks on the missing row): the loser starts over, finding the steps applied."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _migrate_once(engine, component, steps)
+        except OperationalError:
+            if attempt == attempts:
+                raise
+            time.sleep(0.05 * attempt)
+    raise AssertionError("unreachable")
+
+
+def _migrate_once(engine: Engine, component: str, steps: Sequence[Step]) -> int:
     version = current_version(engine, component)
     if version > len(steps):
         raise RuntimeError(

@@ -211,6 +211,7 @@ class MemoryCache:
     def __init__(self) -> None:
         self.records: dict[str, Package] = {}
         self.metadata: dict[str, bytes] = {}
+        self.states: dict[str, str] = {}
         self.counter = 0
         self.fail_saves = False
         self.locks: dict[str, str] = {}
@@ -263,6 +264,12 @@ class MemoryCache:
     def unlock(self, name: str, owner: str) -> None:
         if self.locks.get(name) == owner:
             del self.locks[name]
+
+    def save_state(self, name: str, value: str) -> None:
+        self.states[name] = value
+
+    def state(self, name: str) -> str | None:
+        return self.states.get(name)
 
     def check_health(self) -> tuple[bool, str]:
         return True, ""

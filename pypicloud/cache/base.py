@@ -107,6 +107,14 @@ class Cache(Protocol):
         """Release a lock if ``owner`` still holds it."""
         ...
 
+    def save_state(self, name: str, value: str) -> None:
+        """Keep a small text (the rebuild's progress) where every process can read it."""
+        ...
+
+    def state(self, name: str) -> str | None:
+        """What ``save_state`` last kept under ``name`` (by any process), or None."""
+        ...
+
 
 def summarize(packages: Iterable[Package]) -> list[ProjectSummary]:
     """The ``summary()`` rows of a set of records, by name."""
@@ -128,6 +136,7 @@ def summarize(packages: Iterable[Package]) -> list[ProjectSummary]:
 
 
 _local_locks: dict[tuple[int, str], tuple[str, float]] = {}
+_local_state: dict[tuple[int, str], str] = {}
 _local_locks_guard = threading.Lock()
 
 
@@ -172,6 +181,15 @@ class CacheDefaults(abc.ABC):
         with _local_locks_guard:
             if _local_locks.get((id(self), name), ("",))[0] == owner:
                 del _local_locks[(id(self), name)]
+
+    def save_state(self, name: str, value: str) -> None:
+        """In-process fallback for a backend with nowhere shared to keep it."""
+        with _local_locks_guard:
+            _local_state[(id(self), name)] = value
+
+    def state(self, name: str) -> str | None:
+        with _local_locks_guard:
+            return _local_state.get((id(self), name))
 
     def check_health(self) -> tuple[bool, str]:
         """Healthy when the serial can be read: it is one round trip on every backend."""

@@ -225,6 +225,8 @@ class DynamoCache(CacheDefaults):
         return item_to_package(found["Item"]) if "Item" in found else None
 
     def all(self, name: str) -> list[Package]:
+        """Through ``name-index``: global indexes have no consistent reads, so this may lag a
+        write by a moment (documented in the README)."""
         items = self._pages(
             "query",
             TableName=self.packages,
@@ -460,6 +462,18 @@ class DynamoCache(CacheDefaults):
                 raise
             return False
         return True
+
+    def save_state(self, name: str, value: str) -> None:
+        """An item of the meta table, beside the locks."""
+        self.client.put_item(
+            TableName=self.meta, Item={"key": {"S": f"state:{name}"}, "value": {"S": value}}
+        )
+
+    def state(self, name: str) -> str | None:
+        item = self.client.get_item(
+            TableName=self.meta, Key={"key": {"S": f"state:{name}"}}, ConsistentRead=True
+        ).get("Item")
+        return item["value"]["S"] if item else None
 
     def unlock(self, name: str, owner: str) -> None:
         try:

@@ -131,6 +131,10 @@ class RedisCache(CacheDefaults):
     def _serial_key(self) -> str:
         return f"{self.prefix}serial"
 
+    def _changes_key(self) -> str:
+        """A sorted set of filenames scored by the serial of their last write (ours)."""
+        return f"{self.prefix}changes"
+
     # -- reading -----------------------------------------------------------------------
 
     def fetch(self, filename: str) -> Package | None:
@@ -176,32 +180,53 @@ class RedisCache(CacheDefaults):
 
     # -- writing -----------------------------------------------------------------------
 
-    def _transact(self, write: Write) -> None:
-        """Run ``write`` until its MULTI/EXEC commits with the serial unchanged since its reads."""
+    def _transact(self, write: Write, changed: Iterable[str] = ()) -> None:
+        """Run ``write`` until its MULTI/EXEC commits with the serial unchanged since its reads.
+
+        The ``changed`` filenames are noted with the serial this write moves to, so a rebuild
+        running meanwhile keeps them (see reload_from_storage)."""
         if self.clustered:
-            self._transact_clustered(write)
+            self._transact_clustered(write, changed)
             return
         while True:
             with self.client.pipeline() as pipe:
                 try:
                     pipe.watch(self._serial_key())
                     queue = write()
+                    base = int(pipe.get(self._serial_key()) or 0)
                     pipe.multi()
                     queue(pipe)
                     pipe.incr(self._serial_key())
+                    self._queue_changes(pipe, changed, base + 1)
                     pipe.execute()
                     return
                 except WatchError:
                     continue
 
-    def _transact_clustered(self, write: Write) -> None:
+    def _transact_clustered(self, write: Write, changed: Iterable[str] = ()) -> None:
         """A cluster has no MULTI/EXEC across slots: writers take turns under a lock key."""
         with self.client.lock(f"{self.prefix}lock", timeout=60, blocking_timeout=60):
             queue = write()
+            base = self.serial()
             pipe = self.client.pipeline()
             queue(pipe)
             pipe.incr(self._serial_key())
+            self._queue_changes(pipe, changed, base + 1)
             pipe.execute()
+
+    def _queue_changes(self, pipe: Any, filenames: Iterable[str], serial: int) -> None:
+        noted = {filename: serial for filename in filenames}
+        if noted:
+            pipe.zadd(self._changes_key(), noted)
+
+    def _queue_delete(self, pipe: Any, *keys: str) -> None:
+        """One DEL of many keys; a cluster's pipeline takes one key per DEL (keys of
+        different slots live on different nodes)."""
+        if self.clustered:
+            for key in keys:
+                pipe.delete(key)
+        elif keys:
+            pipe.delete(*keys)
 
     def _queue_summary(self, pipe: Any, name: str, files: list[Package]) -> None:
         """Keep the original's summary hash of ``name`` in step with its ``files``."""
@@ -249,7 +274,8 @@ class RedisCache(CacheDefaults):
 
             return queue
 
-        self._transact(write)
+        changed = [package.filename]
+        self._transact(write, changed)
 
     def add(self, package: Package) -> None:
         self._put(package, exclusive=True)
@@ -262,13 +288,15 @@ class RedisCache(CacheDefaults):
             others = self._project_after(package.name, package.filename)
 
             def queue(pipe: Any) -> None:
-                pipe.delete(self._package_key(package.filename), self._core_key(package.filename))
+                self._queue_delete(
+                    pipe, self._package_key(package.filename), self._core_key(package.filename)
+                )
                 pipe.srem(self._files_key(package.name), package.filename)
                 self._queue_summary(pipe, package.name, others)
 
             return queue
 
-        self._transact(write)
+        self._transact(write, [package.filename])
 
     def save_core_metadata(self, filename: str, content: bytes) -> None:
         self.client.set(self._core_key(filename), content)  # a fill: no page changes
@@ -287,16 +315,33 @@ class RedisCache(CacheDefaults):
     def unlock(self, name: str, owner: str) -> None:
         self.client.eval(_DELETE_IF_OWNER, 1, self._lock_key(name), owner)
 
+    def save_state(self, name: str, value: str) -> None:
+        self.client.set(f"{self.prefix}state:{name}", value)
+
+    def state(self, name: str) -> str | None:
+        found = self.client.get(f"{self.prefix}state:{name}")
+        return None if found is None else _text(found)
+
     def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int:
-        """One MULTI/EXEC: readers see the old records until it runs (graceful or not)."""
-        stored = {p.filename: p for p in packages}
-        by_name: dict[str, list[Package]] = {}
-        for package in stored.values():
-            by_name.setdefault(package.name, []).append(package)
+        """One MULTI/EXEC: readers see the old records until it runs (graceful or not).
+
+        Files any process wrote after the listing began keep their current record (or stay
+        deleted): the listing may have passed them already."""
+        began = self.serial()  # before the first file is listed
+        listed = {p.filename: p for p in packages}
 
         def write() -> Callable[[Any], None]:
             names = self.distinct()
             known = self._all_filenames()
+            since = f"({began}"
+            changed = {
+                _text(f) for f in self.client.zrangebyscore(self._changes_key(), since, "+inf")
+            }
+            stored = {f: p for f, p in listed.items() if f not in changed}
+            stored.update((p.filename, p) for p in self._packages(changed))
+            by_name: dict[str, list[Package]] = {}
+            for package in stored.values():
+                by_name.setdefault(package.name, []).append(package)
 
             def queue(pipe: Any) -> None:
                 doomed = [self._package_key(f) for f in known]
@@ -304,7 +349,7 @@ class RedisCache(CacheDefaults):
                 doomed += [self._files_key(n) for n in names]
                 doomed += [self._summary_key(n) for n in names]
                 doomed.append(self._names_key())
-                pipe.delete(*doomed)
+                self._queue_delete(pipe, *doomed)
                 for name, files in by_name.items():
                     for package in files:
                         pipe.hset(
@@ -312,11 +357,15 @@ class RedisCache(CacheDefaults):
                         )
                     pipe.sadd(self._files_key(name), *(p.filename for p in files))
                     self._queue_summary(pipe, name, files)
+                # What was written before the listing began, storage has: forget it.
+                pipe.zremrangebyscore(self._changes_key(), "-inf", began)
+                counted.append(len(stored))
 
             return queue
 
+        counted: list[int] = []
         self._transact(write)
-        return len(stored)
+        return counted[-1]
 
 
 if TYPE_CHECKING:

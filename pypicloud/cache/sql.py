@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     LargeBinary,
@@ -25,11 +26,14 @@ from sqlalchemy import (
     Table,
     Text,
     delete,
+    func,
     insert,
     or_,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
@@ -43,19 +47,50 @@ from pypicloud.cache.base import (
 )
 from pypicloud.extras import install_hint
 from pypicloud.models import Package
-from pypicloud.schema import create_all
+from pypicloud.schema import Step, create_all, migrate
 from pypicloud.settings import ConfigError, Settings
 from pypicloud.sqlcounter import counter_table
-from pypicloud.sqlengine import engine_for_url
+from pypicloud.sqlengine import engine_for_url, engine_options
 from pypicloud.versions import newest_first
 
+#: ``db.*`` keys that are not engine options: read elsewhere, or another backend's (which,
+#: left unread, then fail start-up as unknown). Every other ``db.*`` key goes to SQLAlchemy.
+NOT_ENGINE_OPTIONS = frozenset(
+    {
+        "db.url",
+        "db.reload_on_start",
+        "db.graceful_reload",
+        "db.clustered",
+        "db.redis_prefix",
+        "db.region_name",
+        "db.host",
+        "db.port",
+        "db.secure",
+        "db.namespace",
+        "db.tablenames",
+        "db.aws_access_key_id",
+        "db.aws_secret_access_key",
+    }
+)
+
 metadata = MetaData()
+
+
+def _exact(length: int) -> Any:
+    """A name column compared byte for byte: MySQL's default collations fold case and
+    accents, which would make two distinct filenames one key. Other databases compare
+    exactly already."""
+    exact = mysql.VARCHAR(length, charset="utf8mb4", collation=EXACT_COLLATION)
+    return String(length).with_variant(exact, "mysql", "mariadb")
+
+
+EXACT_COLLATION = "utf8mb4_bin"
 
 packages = Table(
     "packages",
     metadata,
-    Column("filename", String(255), primary_key=True),
-    Column("name", String(255), index=True, nullable=False),
+    Column("filename", _exact(255), primary_key=True),
+    Column("name", _exact(255), index=True, nullable=False),
     Column("version", String(1000), nullable=False),
     Column("last_modified", DateTime(), index=True, nullable=False),
     Column("summary", Text()),
@@ -67,7 +102,7 @@ serial_table = counter_table("pypicloud_serial", metadata)
 core_metadata_table = Table(
     "pypicloud_core_metadata",
     metadata,
-    Column("filename", String(255), primary_key=True),
+    Column("filename", _exact(255), primary_key=True),
     Column("content", LargeBinary(16 * 1024 * 1024), nullable=False),
 )
 
@@ -77,6 +112,24 @@ locks_table = Table(
     Column("name", String(64), primary_key=True),
     Column("owner", String(255), nullable=False),
     Column("expires_ms", BigInteger, nullable=False),  # wall clock: shared by every host
+)
+
+# The serial of the last write to each filename (and whether it deleted it): a rebuild keeps
+# what any process wrote after it began instead of what its older listing of storage says.
+changes_table = Table(
+    "pypicloud_changes",
+    metadata,
+    Column("filename", _exact(255), primary_key=True),
+    Column("serial", BigInteger, index=True, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+)
+
+# Small shared facts, such as the rebuild's progress, that every process shows.
+state_table = Table(
+    "pypicloud_state",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text(), nullable=False),
 )
 
 
@@ -138,14 +191,23 @@ class SQLCache(CacheDefaults):
             directory = os.path.join(settings.here, "data")
             os.makedirs(directory, exist_ok=True)
             url = "sqlite:///" + os.path.join(directory, "db.sqlite")
+        options = engine_options(settings, "db.", NOT_ENGINE_OPTIONS)
         try:
-            engine = make_engine(url)
-            return cls(engine)
+            engine = make_engine(url, options)
+        except ConfigError:
+            raise  # an engine option, named
         except ImportError as exc:  # the URL's driver is not installed
             problem = f"cannot open {_shown(url)!r}: {exc}{install_hint(exc)}"
             raise ConfigError("db.url", problem) from exc
         except (SQLAlchemyError, ValueError) as exc:
             raise ConfigError("db.url", f"cannot open {_shown(url)!r}: {exc}") from exc
+        try:
+            return cls(engine)
+        except (SQLAlchemyError, ValueError) as exc:  # connecting: the URL or connect_args
+            engine.dispose()
+            given = f" (with {', '.join(sorted(options))})" if options else ""
+            problem = f"cannot open {_shown(url)!r}{given}: {exc}"
+            raise ConfigError("db.url", problem) from exc
 
     # -- reading -----------------------------------------------------------------------
 
@@ -208,6 +270,7 @@ class SQLCache(CacheDefaults):
         try:
             with self._writing() as conn:
                 conn.execute(insert(packages).values(**_package_to_row(package)))
+                _note_change(conn, package.filename, deleted=False)
         except IntegrityError:
             raise AlreadyCached(package.filename) from None
 
@@ -215,6 +278,7 @@ class SQLCache(CacheDefaults):
         with self._writing() as conn:
             conn.execute(delete(packages).where(packages.c.filename == package.filename))
             conn.execute(insert(packages).values(**_package_to_row(package)))
+            _note_change(conn, package.filename, deleted=False)
 
     def save_core_metadata(self, filename: str, content: bytes) -> None:
         with self._writing(bump=False) as conn:  # a fill: no page changes
@@ -231,12 +295,14 @@ class SQLCache(CacheDefaults):
                     core_metadata_table.c.filename == package.filename
                 )
             )
+            _note_change(conn, package.filename, deleted=True)
 
     def clear_all(self) -> None:
         """Faster than the default: no list of core-metadata filenames to keep."""
         with self._writing() as conn:
             conn.execute(delete(packages))
             conn.execute(delete(core_metadata_table))
+            conn.execute(delete(changes_table))
 
     def try_lock(self, name: str, owner: str, seconds: float) -> bool:
         """INSERT, else take over an expired (or our own) row with one conditional UPDATE.
@@ -267,34 +333,105 @@ class SQLCache(CacheDefaults):
                 delete(locks_table).where(locks_table.c.name == name, locks_table.c.owner == owner)
             )
 
+    def save_state(self, name: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(state_table).where(state_table.c.name == name))
+            conn.execute(insert(state_table).values(name=name, value=value))
+
+    def state(self, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            query = select(state_table.c.value).where(state_table.c.name == name)
+            return conn.execute(query).scalar()
+
     def reload_from_storage(self, stored: Iterable[Package], graceful: bool = False) -> int:
-        """One transaction: readers see the old records until it commits (graceful or not)."""
+        """One transaction: readers see the old records until it commits (graceful or not).
+
+        Records any process wrote after the listing began are kept as they are now (and a
+        file deleted meanwhile stays deleted): the listing may have passed them already."""
+        began = self.serial()  # before the first file is listed
         rows = [_package_to_row(p) for p in stored]
         with self._writing() as conn:
-            conn.execute(delete(packages))
+            changed = set(
+                conn.execute(
+                    select(changes_table.c.filename).where(changes_table.c.serial > began)
+                ).scalars()
+            )
+            rows = [row for row in rows if row["filename"] not in changed]
+            if changed:
+                conn.execute(delete(packages).where(packages.c.filename.not_in(changed)))
+            else:
+                conn.execute(delete(packages))
             if rows:
                 conn.execute(insert(packages), rows)
             # Core metadata of files that vanished from storage goes too.
-            kept = {row["filename"] for row in rows}
+            kept = {row["filename"] for row in rows} | changed
             known = conn.execute(select(core_metadata_table.c.filename)).scalars().all()
             gone = [f for f in known if f not in kept]
             if gone:
                 conn.execute(
                     delete(core_metadata_table).where(core_metadata_table.c.filename.in_(gone))
                 )
-        return len(rows)
+            # What was written before the listing began, storage has: forget it.
+            conn.execute(delete(changes_table).where(changes_table.c.serial <= began))
+            return int(conn.execute(select(func.count()).select_from(packages)).scalar_one())
+
+
+def _note_change(conn: Connection, filename: str, *, deleted: bool) -> None:
+    """Remember this write's serial (the counter row is ours until commit: see _writing)."""
+    serial = conn.execute(select(serial_table.c.value)).scalar_one()
+    conn.execute(delete(changes_table).where(changes_table.c.filename == filename))
+    conn.execute(insert(changes_table).values(filename=filename, serial=serial, deleted=deleted))
 
 
 def create_schema(engine: Engine) -> None:
-    """Create what is missing, tolerating other servers starting on the same database."""
+    """Create what is missing, tolerating other servers starting on the same database, then
+    migrate older tables (the original pypicloud's ``packages`` first of all) in place."""
     create_all(engine, metadata)
     with engine.begin() as conn:
         sqlcounter.ensure_row(conn, serial_table)
+    migrate(engine, "packages", MIGRATIONS)
 
 
-def make_engine(url: str) -> Engine:
-    """One engine per process (see pypicloud.sqlengine)."""
-    return engine_for_url(url)
+def _original_tables(conn: Connection) -> None:
+    """Version 1: the original's ``packages`` plus our serial, core-metadata, lock, change
+    and state tables. create_all made whatever was missing; nothing else to do."""
+    metadata.create_all(conn, checkfirst=True)
+
+
+def _exact_names_on_mysql(conn: Connection) -> None:
+    """Version 2: name and filename columns made by the original (or an older release) with
+    the server's default collation compare exactly, as the primary key must. Only columns
+    not exact yet are altered: MySQL commits DDL at once, so servers starting together on a
+    fresh database must find nothing to do here."""
+    if conn.dialect.name not in ("mysql", "mariadb"):
+        return
+    exact = f"CHARACTER SET utf8mb4 COLLATE {EXACT_COLLATION} NOT NULL"
+    columns = {
+        "packages": ("filename", "name"),
+        "pypicloud_core_metadata": ("filename",),
+        "pypicloud_changes": ("filename",),
+    }
+    for table, names in columns.items():
+        inexact = [name for name in names if _collation(conn, table, name) != EXACT_COLLATION]
+        if inexact:
+            changes = ", ".join(f"MODIFY {name} VARCHAR(255) {exact}" for name in inexact)
+            conn.execute(text(f"ALTER TABLE {table} {changes}"))
+
+
+def _collation(conn: Connection, table: str, column: str) -> str | None:
+    query = text(
+        "SELECT collation_name FROM information_schema.columns WHERE table_schema = DATABASE()"
+        " AND table_name = :table AND column_name = :column"
+    )
+    return conn.execute(query, {"table": table, "column": column}).scalar()
+
+
+MIGRATIONS: list[Step] = [_original_tables, _exact_names_on_mysql]
+
+
+def make_engine(url: str, options: dict[str, Any] | None = None) -> Engine:
+    """One engine per process (see pypicloud.sqlengine); ``options`` keyed ``db.*``."""
+    return engine_for_url(url, options, prefix="db.")
 
 
 if TYPE_CHECKING:

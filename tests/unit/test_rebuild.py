@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
+import time
 from collections.abc import Iterable, Iterator
 
 import pytest
@@ -109,3 +111,39 @@ def test_start_is_graceful_and_run_is_as_asked():
     r.start()
     r.wait(10)
     assert seen == [False, True]
+
+
+def test_another_process_sees_the_rebuild_in_the_shared_status():
+    cache = MemoryCache()  # one shared database, two processes' rebuilders
+    gate = Gate(files(4))
+    running, other = rebuilder(cache, gate), rebuilder(cache, lambda: files(1))
+    assert running.start()
+    assert gate.first_listed.wait(10)
+    seen = other.status()
+    assert seen.running is True and seen.owner == running.owner and seen.finished is None
+    gate.opened.set()
+    running.wait(10)
+    seen = other.status()
+    assert (seen.running, seen.listed, seen.result, seen.owner) == (False, 4, 4, running.owner)
+    assert other.run() == 1  # its own, newer rebuild is shown from now on
+    assert other.status().owner == other.owner
+    assert running.status().owner == other.owner
+
+
+def test_a_shared_status_whose_process_died_shows_abandoned():
+    cache = MemoryCache()
+    stale = {"running": True, "listed": 9, "started": WHEN.isoformat(), "owner": "h:1:x"}
+    cache.save_state(LOCK_NAME, json.dumps({**stale, "heartbeat": time.time() - 3600}))
+    status = rebuilder(cache, lambda: files(1)).status()
+    assert (status.running, status.listed, status.owner) == (False, 9, "h:1:x")
+    assert status.error and "abandoned" in status.error
+
+
+def test_an_unreadable_shared_status_falls_back_to_this_process(caplog):
+    cache = MemoryCache()
+    cache.save_state(LOCK_NAME, "not json")
+    r = rebuilder(cache, lambda: files(2))
+    assert r.status().result is None
+    r.run()
+    cache.save_state(LOCK_NAME, "[]")
+    assert r.status().result == 2

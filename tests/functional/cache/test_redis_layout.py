@@ -96,8 +96,11 @@ def test_what_the_backend_writes_has_the_original_layout(client, redis_url, redi
     }
     assert client.get(f"{p}core_metadata:Demo_Pkg-1.0.tar.gz") == "Name: Demo_Pkg"
     assert client.get(f"{p}serial") == "1"
+    # Ours: the serial of each file's last write, which a rebuild running meanwhile keeps.
+    assert client.zrange(f"{p}changes", 0, -1, withscores=True) == [("Demo_Pkg-1.0.tar.gz", 1)]
     cache.delete(package)
-    assert sorted(client.keys(f"{p}*")) == [f"{p}serial"]
+    assert sorted(client.keys(f"{p}*")) == [f"{p}changes", f"{p}serial"]
+    assert client.zscore(f"{p}changes", "Demo_Pkg-1.0.tar.gz") == 2  # a delete is noted too
 
 
 def test_every_write_is_one_transaction(client, redis_url, redis_prefix, monkeypatch):

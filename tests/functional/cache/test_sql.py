@@ -12,9 +12,10 @@ import threading
 import pytest
 import sqlalchemy as sa
 
-from pypicloud.cache.base import CacheDefaults
-from pypicloud.cache.sql import SQLCache, make_engine
+from pypicloud.cache.base import AlreadyCached, CacheDefaults
+from pypicloud.cache.sql import MIGRATIONS, SQLCache, make_engine
 from pypicloud.models import Package
+from pypicloud.schema import current_version
 from pypicloud.settings import ConfigError, Settings
 
 # The original pypicloud's table, as its SQLAlchemy model created it.
@@ -77,7 +78,96 @@ def test_the_original_table_is_used_as_is(engine):
     assert cache.serial() == 0
     cache.add(Package("legacy", "3.0", "legacy-3.0.tar.gz"))
     after = {c["name"]: str(c["type"]) for c in sa.inspect(engine).get_columns("packages")}
+    if engine.dialect.name == "mysql":  # migrated in place: names compare exactly
+        assert after.pop("name") == after.pop("filename") == "VARCHAR(255) COLLATE utf8mb4_bin"
+        before.pop("name"), before.pop("filename")
     assert after == before
+    assert current_version(engine, "packages") == len(MIGRATIONS)
+    SQLCache(engine)  # a second start migrates nothing and loses nothing
+    assert len(cache.all("legacy")) == 2
+
+
+def test_names_differing_in_case_or_accents_are_distinct_on_mysql(mysql_url):
+    """MariaDB's default collation folds both: the original's table is migrated too."""
+    engine = make_engine(mysql_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(ORIGINAL_TABLE.format(datetime="DATETIME")))
+        conn.execute(
+            sa.text("INSERT INTO packages VALUES ('Cafe-1.0.tar.gz', 'cafe', '1.0', NOW(), '', '')")
+        )
+    cache = SQLCache(engine)
+    for filename, name in [("cafe-1.0.tar.gz", "cafe"), ("Café-1.0.tar.gz", "café")]:
+        cache.add(Package(name, "1.0", filename))  # no AlreadyCached: distinct keys
+    assert {p.filename for p in cache.all_packages()} == {
+        "Cafe-1.0.tar.gz",
+        "cafe-1.0.tar.gz",
+        "Café-1.0.tar.gz",
+    }
+    assert cache.fetch("Café-1.0.tar.gz").name == "café"
+    assert cache.fetch("CAFE-1.0.tar.gz") is None
+    assert cache.distinct() == ["cafe", "café"]
+    assert [p.filename for p in cache.all("cafe")] != []
+    with pytest.raises(AlreadyCached):
+        cache.add(Package("café", "1.0", "Café-1.0.tar.gz"))
+    engine.dispose()
+
+
+def test_a_newer_schema_than_this_release_stops_start_up(sqlite_url):
+    engine = make_engine(sqlite_url)
+    SQLCache(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE pypicloud_schema SET version = 99 WHERE component = 'packages'")
+        )
+    with pytest.raises(RuntimeError, match="upgrade pypicloud"):
+        SQLCache(engine)
+    engine.dispose()
+
+
+def test_engine_options_reach_the_server(postgresql_url):
+    settings = Settings(
+        {
+            "db.url": postgresql_url,
+            "db.pool_size": "3",
+            "db.connect_args.application_name": "ppc-test",
+            "db.graceful_reload": "true",  # not an engine option: read elsewhere
+            "db.reload_on_start": "false",
+        },
+        environ={},
+    )
+    cache = SQLCache.from_settings(settings)
+    assert cache.engine.pool.size() == 3
+    with cache.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT current_setting('application_name')")).scalar() == (
+            "ppc-test"
+        )
+    cache.engine.dispose()
+
+
+def test_a_connect_arg_the_server_refuses_stops_start_up(postgresql_url):
+    settings = Settings({"db.url": postgresql_url, "db.connect_args.nosuchparam": "1"}, environ={})
+    with pytest.raises(ConfigError, match="db.connect_args.nosuchparam"):
+        SQLCache.from_settings(settings)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("db.pool_size", "lots"), ("db.pool_pre_ping", "maybe"), ("db.pool_sise", "3")],
+)
+def test_a_bad_engine_option_names_its_key(postgresql_url, key, value):
+    settings = Settings({"db.url": postgresql_url, key: value}, environ={})
+    with pytest.raises(ConfigError) as error:
+        SQLCache.from_settings(settings)
+    assert error.value.key == key
+
+
+def test_another_backends_key_is_no_engine_option_but_unknown(tmp_path):
+    settings = Settings(
+        {"db.url": f"sqlite:///{tmp_path / 'db.sqlite'}", "db.redis_prefix": "x:"}, environ={}
+    )
+    SQLCache.from_settings(settings).engine.dispose()
+    with pytest.raises(ConfigError, match="db.redis_prefix"):
+        settings.check_unused()
 
 
 def test_two_servers_starting_on_one_empty_database(url):
