@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urljoin
 
@@ -54,9 +54,17 @@ class UpstreamPage:
 
 class UpstreamClient:
     def __init__(
-        self, simple_url: str, timeout: float, max_age: int = 0, max_pages: int = 4096
+        self,
+        simple_url: str,
+        timeout: float,
+        max_age: int = 0,
+        max_pages: int = 4096,
+        observe: Callable[[str], None] | None = None,
     ) -> None:
         self.simple_url = simple_url
+        #: Told each request's outcome (``ok``, ``http_<status>``, ``timeout``, ``error``):
+        #: the metrics' upstream counter.
+        self.observe = observe or (lambda outcome: None)
         self.max_age = max_age
         self.max_pages = max_pages
         self.seconds = timeout
@@ -139,7 +147,7 @@ class UpstreamClient:
     def request(self, method: str, url: str, **kwargs: object) -> urllib3.BaseHTTPResponse:
         self.requests += 1
         try:
-            return self.http.request(
+            response = self.http.request(
                 method,
                 url,
                 preload_content=False,
@@ -147,11 +155,16 @@ class UpstreamClient:
                 **kwargs,  # type: ignore[arg-type]
             )
         except NewConnectionError as exc:  # a subclass of the timeout error, oddly
+            self.observe("error")
             raise UpstreamUnavailable(f"the upstream is unreachable: {exc}") from None
         except TimeoutError as exc:
+            self.observe("timeout")
             raise UpstreamUnavailable(f"the upstream timed out: {exc}", timeout=True) from None
         except HTTPError as exc:
+            self.observe("error")
             raise UpstreamUnavailable(f"the upstream is unreachable: {exc}") from None
+        self.observe("ok" if response.status < 400 else f"http_{response.status}")
+        return response
 
     @contextmanager
     def open(self, url: str) -> Iterator[urllib3.BaseHTTPResponse]:

@@ -68,7 +68,12 @@ class Upstream:
         self.options = options
         self.policy = FallbackPolicy(options)
         self.packages = packages
-        self.client = UpstreamClient(options.simple_url, options.timeout, options.package_max_age)
+        self.client = UpstreamClient(
+            options.simple_url,
+            options.timeout,
+            options.package_max_age,
+            observe=lambda outcome: packages.metrics.upstream_request(options.mode, outcome),
+        )
         self.mirror = Mirror(packages, self.client)
         self._metadata: dict[str, bytes] = {}
         self._metadata_lock = threading.Lock()

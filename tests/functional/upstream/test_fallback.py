@@ -358,3 +358,13 @@ def test_cached_files_are_served_while_the_upstream_is_down(cache_app, static_in
     page = fresh_process.get("/simple/public-dep/", headers=BOB)
     assert page.headers["X-PyPI-Upstream"] == "unavailable"
     assert filename in page.text
+
+
+def test_upstream_calls_are_counted_in_the_metrics(cache_app, static_index):
+    static_index.add("public-dep", "1.0")
+    app = cache_app(**{"pypi.metrics": "everyone", "pypi.package_max_age": "0"})
+    app.get("/simple/public-dep/", headers=BOB)
+    app.get("/simple/not-upstream/", headers=BOB, status=404)
+    text = app.get("/metrics").text
+    assert 'pypicloud_upstream_requests_total{mode="cache",outcome="ok"} 1.0' in text
+    assert 'pypicloud_upstream_requests_total{mode="cache",outcome="http_404"} 1.0' in text
