@@ -183,6 +183,15 @@ class Upstream:
 
     # -- the JSON API ------------------------------------------------------------------
 
+    def answers_for(self, request: Request, name: str) -> bool:
+        """Whether the fallback answers ``/pypi/<name>/json`` (asks nothing of the upstream):
+        the view then redirects a non-normalized name to the normalized URL, as for local
+        projects."""
+        if not self.policy.enabled:
+            return False
+        local = self._consulted(request, name)
+        return local is not None and not self.policy.has_private_files(local)
+
     def json_page(
         self, request: Request, name: str, version: str | None = None
     ) -> Response | dict | None:

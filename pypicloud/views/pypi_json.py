@@ -105,10 +105,14 @@ def _project(request: Request) -> tuple[str, list[Package]]:
     route_name="pypi_json", request_method=("GET", "HEAD"), renderer="json", permission=READ
 )
 def project_json(request: Request) -> dict | Response:
+    upstream = request.services.upstream
     if request.matchdict["name"] == request.context.project:
-        fallback = request.services.upstream.json_page(request, request.context.project)
+        fallback = upstream.json_page(request, request.context.project)
         if fallback is not None:
             return fallback
+    elif upstream.answers_for(request, request.context.project):
+        location = request.route_url("pypi_json", name=request.context.project)
+        return HTTPMovedPermanently(location=location)
     name, files = _project(request)
     if request.matchdict["name"] != name:
         return HTTPMovedPermanently(location=request.route_url("pypi_json", name=name))

@@ -368,3 +368,14 @@ def test_upstream_calls_are_counted_in_the_metrics(cache_app, static_index):
     text = app.get("/metrics").text
     assert 'pypicloud_upstream_requests_total{mode="cache",outcome="ok"} 1.0' in text
     assert 'pypicloud_upstream_requests_total{mode="cache",outcome="http_404"} 1.0' in text
+
+
+def test_a_non_normalized_upstream_name_redirects_to_the_normalized_json_url(
+    cache_app, static_index
+):
+    static_index.add("public-dep", "1.0")
+    app = cache_app()
+    moved = app.get("/pypi/Public_Dep/json", headers=BOB, status=301)
+    assert moved.location.endswith("/pypi/public-dep/json")
+    assert static_index.seen() == []  # deciding to redirect asks the upstream nothing
+    assert app.get(moved.location, headers=BOB).json["info"]["name"] == "public-dep"
