@@ -7,6 +7,7 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.request import Request
+from pyramid.tweens import EXCVIEW
 from pyramid.router import Router
 
 from pypicloud.app import Services
@@ -33,6 +34,7 @@ def make_config(
     settings = Settings(raw, environ=environ, here=here)
     services = Services.from_settings(settings)
     session_factory = session_factory_from_settings(settings)
+    fast_path = settings.bool("pypi.fast_path", True)
     settings.check_unused()
     config = Configurator(settings=settings.raw(), root_factory=ProjectContext)
     config.registry.services = services  # type: ignore[attr-defined]
@@ -42,6 +44,8 @@ def make_config(
     config.add_request_method(_services, "services", reify=True)
     config.include("pypicloud.routes")
     config.scan("pypicloud.views")
+    if fast_path:  # cached pages and files answered before routing (pypicloud/fastpath.py)
+        config.add_tween("pypicloud.fastpath.factory", under=EXCVIEW)
     return config
 
 

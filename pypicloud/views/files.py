@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
 from typing import BinaryIO
 
@@ -42,9 +42,9 @@ def stream(request: Request, package: Package) -> Response:
         accept_ranges="bytes",
     )
     if _is_real_file(handle):
-        response.app_iter = FileIter(handle)
+        response.app_iter = _file_iter(request, handle)
         response.content_length = _size_of(handle)
-        # FileIter closes the handle; the stack holds nothing else to close.
+        # The iterator closes the handle; the stack holds nothing else to close.
         stack.pop_all()
     else:
         response.app_iter = _chunks(handle, stack)
@@ -70,6 +70,15 @@ def metadata_response(request: Request, package: Package) -> Response:
     response.last_modified = package.last_modified
     response.cache_control.private = True
     return response
+
+
+def _file_iter(request: Request, handle: BinaryIO) -> Iterable[bytes]:
+    """The server's ``wsgi.file_wrapper`` for a whole file (waitress then sends it from the
+    file, not through Python chunks); FileIter, which can seek, for a Range request."""
+    wrapper = request.environ.get("wsgi.file_wrapper")
+    if wrapper is not None and "HTTP_RANGE" not in request.environ:
+        return wrapper(handle, CHUNK)  # type: ignore[no-any-return]
+    return FileIter(handle)
 
 
 def _is_real_file(handle: BinaryIO) -> bool:
