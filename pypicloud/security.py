@@ -23,7 +23,7 @@ import hashlib
 import secrets
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, Literal, TypeVar
 
 from packaging.utils import canonicalize_name
@@ -85,6 +85,10 @@ class CredentialCache(Generic[V]):
         self._version: Hashable = None
         self._lock = threading.Lock()
 
+    def key_for(self, username: str, secret: str) -> bytes:
+        """What stands for the secret in memory (a keyed digest, never the secret)."""
+        return self._digest(username, secret)
+
     def _digest(self, username: str, secret: str) -> bytes:
         message = username.encode() + b"\0" + secret.encode()
         # Keyed BLAKE2 is a MAC in one C call (hmac.new costs several Python frames).
@@ -123,6 +127,43 @@ class CredentialCache(Generic[V]):
             self._entries.clear()
 
 
+class _Flight:
+    __slots__ = ("done", "result")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.result = False
+
+
+class SingleFlight:
+    """Concurrent checks of the same credentials run once; the others wait for its answer.
+
+    pip and wrk open several connections at once with the same password: without this,
+    each verified the (deliberately slow) hash before the first could fill the cache.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flights: dict[bytes, _Flight] = {}
+
+    def run(self, key: bytes, check: Callable[[], bool]) -> bool:
+        with self._lock:
+            flight = self._flights.get(key)
+            leader = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not leader:
+            flight.done.wait()
+            return flight.result
+        try:
+            flight.result = check()
+        finally:
+            with self._lock:
+                del self._flights[key]
+            flight.done.set()
+        return flight.result
+
+
 def basic_credentials(request: Request) -> tuple[str, str] | None:
     header = request.environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, encoded = header.partition(" ")
@@ -154,6 +195,7 @@ class Authenticator:
         self.token_version = VersionWatch(tokens.version, access.defaults.recheck_seconds)
         self.cache: CredentialCache[str] = cache if cache is not None else CredentialCache()
         self.token_cache: CredentialCache[ApiToken] = CredentialCache(self.cache.ttl)
+        self.flights = SingleFlight()
 
     def version(self) -> tuple[int, int]:
         """What remembered secrets depend on: the access and token stores' versions."""
@@ -166,11 +208,19 @@ class Authenticator:
             return self.from_token(password)
         version = self.version()
         if self.cache.get(username, password, version) is None:
-            if not self.access.verify_user(username, password):
+            key = self.cache.key_for(username, password)
+            if not self.flights.run(key, lambda: self._verify(username, password, version)):
                 self.throttle.failed(username, address)
                 return None
-            self.cache.put(username, password, username, version)
         return self._identity(username, "basic")
+
+    def _verify(self, username: str, password: str, version: Hashable) -> bool:
+        if self.cache.get(username, password, version) is not None:
+            return True  # a flight that just landed filled it
+        if not self.access.verify_user(username, password):
+            return False
+        self.cache.put(username, password, username, version)
+        return True
 
     def from_token(self, secret: str) -> Identity | None:
         version = self.version()
