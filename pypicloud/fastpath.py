@@ -32,7 +32,7 @@ from pypicloud.security import LIST, READ
 from pypicloud.views.simple import SIGNED_LINK_WINDOW
 
 #: The store's size: the bodies of every entry together, in bytes.
-DEFAULT_MAX_BYTES = 48 * 1024 * 1024
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 #: A larger body is not remembered (a huge root index of a single viewer is still fine).
 MAX_ENTRY_BYTES = 8 * 1024 * 1024
 #: Distinct Accept headers remembered with their negotiated type (clients send few).
