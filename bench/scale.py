@@ -1,14 +1,14 @@
 """``make bench``: this server at scale, with Basic auth on, as pip uses it.
 
 For each data set the files are written straight into the file storage layout (tiny files
-and their ``.meta`` sidecars: generating 100,000 takes seconds, not an upload each), then
-pserve starts on an empty SQLite database and rebuilds the index in the background.
+and their ``.meta`` sidecars, in /dev/shm when it can: 100,000 take seconds there, not an
+upload each), then pserve starts on an empty SQLite database and rebuilds the index in the background.
 Measured per set: time until the port answers and until /health says the index is full,
 ``wrk`` req/s and p99 on ``/simple/`` and on project pages (cycling over every project),
 a 304 for an unchanged page, the server's CPU per request (utime+stime from /proc over
 the requests wrk made), and its RSS at the end. Needs ``wrk`` (Debian package).
 
-    .venv/bin/python bench/scale.py                  # 300x3, 1,000 and 10,000 projects; 100,000 files
+    .venv/bin/python bench/scale.py     # 300x3, 1,000 and 10,000 projects; 100,000 files
     .venv/bin/python bench/scale.py --sets 1000 --seconds 3
 """
 
@@ -186,10 +186,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sets", default=",".join(SETS), help=f"of {', '.join(SETS)}")
     parser.add_argument("--seconds", type=int, default=5, help="wrk duration per URL")
+    parser.add_argument(
+        "--root",
+        default="/dev/shm" if os.access("/dev/shm", os.W_OK) else None,
+        help="where the data sets are written (default: /dev/shm, a tmpfs, if writable)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed: apt-get install wrk")
-    root = Path(tempfile.mkdtemp(prefix="ppc-scale-"))
+    root = Path(tempfile.mkdtemp(prefix="ppc-scale-", dir=args.root))
     results: list[dict] = []
     try:
         for name in args.sets.split(","):
