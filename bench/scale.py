@@ -1,12 +1,13 @@
 """``make bench``: this server at scale, with Basic auth on, as pip uses it.
 
-For each data set the files are written straight into the file storage layout (tiny files
-and their ``.meta`` sidecars, in /dev/shm when it can: 100,000 take seconds there, not an
-upload each), then pserve starts on an empty SQLite database and rebuilds the index in the background.
-Measured per set: time until the port answers and until /health says the index is full,
-``wrk`` req/s and p99 on ``/simple/`` and on project pages (cycling over every project),
-a 304 for an unchanged page, the server's CPU per request (utime+stime from /proc over
-the requests wrk made), and its RSS at the end. Needs ``wrk`` (Debian package).
+For each data set the files are written straight into the file storage layout (tiny
+files and their ``.meta`` sidecars, in /dev/shm when it can: 100,000 take seconds there,
+not an upload each), then pserve starts on an empty SQLite database and rebuilds the
+index in the background. Measured per set: time until the port answers and until /health
+says the index is full, ``wrk`` req/s and p99 on ``/simple/`` and on project pages (cycling
+over every project), a 304 for an unchanged page, the server's CPU per request (utime+stime
+from /proc over the requests wrk made), and its RSS at the end. Needs ``wrk`` (Debian
+package).
 
     .venv/bin/python bench/scale.py     # 300x3, 1,000 and 10,000 projects; 100,000 files
     .venv/bin/python bench/scale.py --sets 1000 --seconds 3
@@ -202,8 +203,10 @@ def main() -> None:
             results += measure(name, projects, files, args.seconds, root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"\n{'set':11} {'files':>7} {'generate s':>10} {'serving s':>9} "
-          f"{'indexed s':>9} {'RSS MB':>7}")
+    print(
+        f"\n{'set':11} {'files':>7} {'generate s':>10} {'serving s':>9} "
+        f"{'indexed s':>9} {'RSS MB':>7}"
+    )
     for row in (r for r in results if "files" in r):
         print(
             f"{row['set']:11} {row['files']:7} {row['generate_s']:10.1f} {row['serving_s']:9.2f} "

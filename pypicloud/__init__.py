@@ -7,8 +7,8 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.request import Request
-from pyramid.tweens import EXCVIEW
 from pyramid.router import Router
+from pyramid.tweens import EXCVIEW
 
 from pypicloud.app import Services
 from pypicloud.security import ProjectContext, csrf_applies

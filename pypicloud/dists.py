@@ -51,12 +51,7 @@ _UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f/\\]")  # control characters and sep
 
 def safe_path_component(part: str) -> str:
     """Refuse anything that could step out of a directory or hide from listings."""
-    if (
-        not part
-        or part in (".", "..")
-        or part.startswith(".")
-        or _UNSAFE_CHARACTERS.search(part)
-    ):
+    if not part or part in (".", "..") or part.startswith(".") or _UNSAFE_CHARACTERS.search(part):
         raise InvalidDistribution(f"unsafe path component: {part!r}")
     return part
 

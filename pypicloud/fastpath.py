@@ -258,4 +258,3 @@ def _matches(header: str | None, etag: str) -> bool:
 def factory(handler: Handler, registry: Registry) -> FastPath:
     """Pyramid's tween factory (``config.add_tween("pypicloud.fastpath.factory")``)."""
     return FastPath(handler, registry)
-

@@ -6,9 +6,9 @@ import datetime as dt
 import functools
 import hashlib
 import os
-from email.utils import format_datetime
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
+from email.utils import format_datetime
 from typing import BinaryIO
 
 from pyramid.httpexceptions import HTTPFound, HTTPNotFound

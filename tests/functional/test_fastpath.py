@@ -112,7 +112,7 @@ def test_a_cached_page_answers_304_on_the_fast_path(filled):
     assert fast(other) and other.status_int == 200
 
 
-def test_grants_changed_through_the_api_show_at_once(sql_app):
+def test_grants_changed_through_the_api_show_at_once(sql_app):  # noqa: F811
     register(sql_app, "root")
     admin = auth("root", PW)
     sql_app.put_json("/admin/user/carol", {"password": PW}, headers=admin)
@@ -134,7 +134,7 @@ def test_grants_changed_through_the_api_show_at_once(sql_app):
     sql_app.get(url, headers=carol, status=404)
 
 
-def test_a_project_scoped_token_sees_only_its_projects(sql_app):
+def test_a_project_scoped_token_sees_only_its_projects(sql_app):  # noqa: F811
     register(sql_app, "root")
     upload(sql_app, "alpha", "1.0", user="root", password=PW)
     upload(sql_app, "beta", "1.0", user="root", password=PW)

@@ -98,8 +98,10 @@ class TestAuthenticator:
         backend.verify_user = verify  # type: ignore[method-assign]
         results: list[object] = []
         threads = [
-            threading.Thread(target=lambda: results.append(authenticator.from_basic("ben", p)))
-            for p in ("right",) * 6
+            threading.Thread(
+                target=lambda: results.append(authenticator.from_basic("ben", "right"))
+            )
+            for _ in range(6)
         ]
         for thread in threads:
             thread.start()
