@@ -97,14 +97,24 @@ def answers(url: str, ready: bool) -> bool:
         return False
 
 
-def wrk(url: str, paths: list[str], seconds: int, workdir: Path, headers: dict[str, str]) -> dict:
-    """req/s, p99 (ms) and request count of wrk cycling over ``paths``."""
+def wrk(
+    url: str,
+    paths: list[str],
+    seconds: int,
+    workdir: Path,
+    headers: dict[str, str],
+    once: bool = False,
+) -> dict:
+    """req/s, p99 (ms) and request count of wrk cycling over ``paths`` (``once``: stop
+    after each path was asked once, to warm every page before measuring)."""
     script = workdir / "paths.lua"
     quoted = ",".join(json.dumps(p) for p in paths)
+    stop = "  if i == #paths then wrk.thread:stop() end\n" if once else ""
     script.write_text(
         f"local paths = {{{quoted}}}\nlocal i = 0\n"
         "request = function()\n  i = i % #paths + 1\n"
         "  return wrk.format(nil, paths[i])\nend\n"
+        f"response = function()\n{stop}end\n"
     )
     args = ["wrk", "-t1", "-c8", f"-d{seconds}s", "--latency", "-s", str(script)]
     for key, value in headers.items():
@@ -164,7 +174,7 @@ def measure(name: str, projects: int, files: int, seconds: int, root: Path) -> l
                 ("/simple/<p>/ JSON", pages, {"Accept": "application/vnd.pypi.simple.v1+json"}),
                 ("304 /simple/<p>/", [pages[7]], {"If-None-Match": etag}),
             ):
-                wrk(url, paths, 1, workdir, {**headers, **extra})  # warm every page
+                wrk(url, paths, 120, workdir, {**headers, **extra}, once=True)  # warm all
                 before = cpu_seconds(process.pid)
                 result = wrk(url, paths, seconds, workdir, {**headers, **extra})
                 used = cpu_seconds(process.pid) - before
