@@ -109,12 +109,12 @@ def wrk(
     after each path was asked once, to warm every page before measuring)."""
     script = workdir / "paths.lua"
     quoted = ",".join(json.dumps(p) for p in paths)
-    stop = "  if i == #paths then wrk.thread:stop() end\n" if once else ""
+    # A response() callback makes wrk hand every body to Lua: only for the warm-up.
+    stop = "response = function()\n  if i == #paths then wrk.thread:stop() end\nend\n"
     script.write_text(
         f"local paths = {{{quoted}}}\nlocal i = 0\n"
         "request = function()\n  i = i % #paths + 1\n"
-        "  return wrk.format(nil, paths[i])\nend\n"
-        f"response = function()\n{stop}end\n"
+        "  return wrk.format(nil, paths[i])\nend\n" + (stop if once else "")
     )
     args = ["wrk", "-t1", "-c8", f"-d{seconds}s", "--latency", "-s", str(script)]
     for key, value in headers.items():

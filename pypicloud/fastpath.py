@@ -120,7 +120,7 @@ class FastPath:
     def __init__(self, handler: Handler, registry: Registry) -> None:
         self.handler = handler
         self.services = registry.services  # type: ignore[attr-defined]
-        self.store = PageStore(getattr(registry, "fastpath_max_bytes", DEFAULT_MAX_BYTES))
+        self.store = PageStore(DEFAULT_MAX_BYTES)
         self._accepts: dict[str, str | None] = {}
 
     def __call__(self, request: Request) -> Response:
