@@ -10,6 +10,7 @@ from wsgiref.util import FileWrapper
 
 import pytest
 
+from pypicloud.settings import ConfigError
 from tests.dists import wheel_bytes, wheel_name
 from tests.functional.conftest import auth, upload, within_serial_bound
 from tests.functional.views.test_accounts import PW, register, sql_app  # noqa: F401
@@ -186,3 +187,8 @@ def test_with_no_serial_cache_another_instances_upload_shows_at_once(make_app):
     first.get("/simple/", headers=auth("bob"))
     upload(second, "beta", "1.0")
     assert "beta" in first.get("/simple/", headers=auth("bob")).text
+
+
+def test_a_bad_fast_path_value_stops_start_up_naming_the_key(make_app):
+    with pytest.raises(ConfigError, match="pypi.fast_path"):
+        make_app(**{"pypi.fast_path": "sometimes"})

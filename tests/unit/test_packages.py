@@ -295,3 +295,14 @@ class TestSerialWatch:
         assert after != before
         packages.delete(packages.files("alpha")[0])
         assert packages.serial() != after
+
+
+def test_db_serial_cache_ms_is_read_in_milliseconds_and_checked():
+    from pypicloud.settings import ConfigError, Settings
+
+    options = PackageOptions.from_settings(Settings({"db.serial_cache_ms": "40"}, environ={}))
+    assert options.serial_cache_seconds == 0.04
+    with pytest.raises(ConfigError, match="db.serial_cache_ms"):
+        PackageOptions.from_settings(Settings({"db.serial_cache_ms": "-1"}, environ={}))
+    with pytest.raises(ConfigError, match="db.serial_cache_ms"):
+        PackageOptions.from_settings(Settings({"db.serial_cache_ms": "soon"}, environ={}))
