@@ -1,6 +1,7 @@
 # `make serve`: install and serve on http://localhost:6543 (file storage, SQLite);
 #   `make serve HOST=0.0.0.0 PORT=8080` listens elsewhere.
 # `make test`: install everything the tests need, then run the whole suite.
+# `make bench`: the repo's own benchmark at scale (see bench/scale.py).
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 AZURITE := .tools/node_modules/.bin/azurite-blob
 
-.PHONY: serve test lint clean
+.PHONY: serve test lint clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) 2>/dev/null || { \
@@ -52,6 +53,12 @@ test: $(VENV)/.test-installed $(AZURITE)
 	$(BIN)/ruff check pypicloud tests
 	$(BIN)/mypy
 	$(BIN)/pytest
+
+# `make bench`: this server at 1,000 and 10,000 projects with Basic auth, the start-up over
+#   100,000 stored files, and memory (bench/scale.py prints a table). Not part of `make test`.
+bench: $(VENV)/.test-installed
+	@command -v wrk >/dev/null || { $(APT) update && $(APT) install -y wrk; }
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) .tools data

@@ -7,7 +7,7 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.request import Request
-from pyramid.tweens import INGRESS
+from pyramid.tweens import EXCVIEW, INGRESS
 
 from pypicloud.app import Services
 from pypicloud.logs import AccessLog
@@ -34,6 +34,7 @@ def make_config(
     settings = Settings(raw, environ=environ, here=here)
     services = Services.from_settings(settings)
     session_factory = session_factory_from_settings(settings)
+    fast_path = settings.bool("pypi.fast_path", True)
     settings.check_unused()
     config = Configurator(settings=settings.raw(), root_factory=ProjectContext)
     config.registry.services = services  # type: ignore[attr-defined]
@@ -45,6 +46,8 @@ def make_config(
     config.add_tween("pypicloud.tweens.observe_tween_factory", under=INGRESS)
     config.include("pypicloud.logs")
     config.scan("pypicloud.views")
+    if fast_path:  # cached pages and files answered before routing (pypicloud/fastpath.py)
+        config.add_tween("pypicloud.fastpath.factory", under=EXCVIEW)
     return config
 
 

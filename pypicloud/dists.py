@@ -46,17 +46,12 @@ def is_valid_project_name(name: str) -> bool:
     return len(name) <= MAX_NAME_LENGTH and bool(PROJECT_NAME.match(name))
 
 
+_UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f/\\]")  # control characters and separators
+
+
 def safe_path_component(part: str) -> str:
     """Refuse anything that could step out of a directory or hide from listings."""
-    if (
-        not part
-        or part in (".", "..")
-        or part.startswith(".")
-        or "/" in part
-        or "\\" in part
-        or "\0" in part
-        or any(ord(ch) < 32 for ch in part)
-    ):
+    if not part or part in (".", "..") or part.startswith(".") or _UNSAFE_CHARACTERS.search(part):
         raise InvalidDistribution(f"unsafe path component: {part!r}")
     return part
 

@@ -14,7 +14,8 @@ import enum
 import logging
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from typing import IO, BinaryIO
 
@@ -42,6 +43,10 @@ from pypicloud.uploads import (
 
 log = logging.getLogger(__name__)
 
+#: How long (ms) a serial read is reused: another process's write shows within this bound;
+#: this process's own writes show at once (they expire it).
+DEFAULT_SERIAL_CACHE_MS = 250
+
 
 class NotAllowed(Exception):
     """A policy (not a grant) forbids the action; the message says which setting."""
@@ -65,6 +70,7 @@ class PackageOptions:
     max_upload_size: int = 100 * 1024 * 1024
     stream_files: bool = False
     graceful_reload: bool = False
+    serial_cache_seconds: float = DEFAULT_SERIAL_CACHE_MS / 1000
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PackageOptions:
@@ -77,6 +83,10 @@ class PackageOptions:
             max_upload_size=settings.size("pypi.max_upload_size", cls.max_upload_size) or 0,
             stream_files=settings.bool("pypi.stream_files", False),
             graceful_reload=settings.bool("db.graceful_reload", False),
+            serial_cache_seconds=(
+                settings.int("db.serial_cache_ms", DEFAULT_SERIAL_CACHE_MS, minimum=0) or 0
+            )
+            / 1000,
         )
 
 
@@ -133,11 +143,18 @@ class PackageService:
         self._summary_lock = threading.Lock()
         self.window = ChangeWindow()
         self.rebuilder = Rebuilder(cache, self._listing, self._reload, on_finish=self._rebuilt)
+        self._serial = SerialWatch(cache.serial, options.serial_cache_seconds)
 
     # -- reading -----------------------------------------------------------------------
 
     def serial(self) -> int:
-        return self.cache.serial()
+        """The cache's serial, read at most once per ``db.serial_cache_ms`` (a round trip
+        to the database per request was the hot path's largest cost)."""
+        return self._serial.current()
+
+    def changed(self) -> None:
+        """This process wrote: the next ``serial()`` reads the database again."""
+        self._serial.expire()
 
     def projects(self) -> list[str]:
         return self.cache.distinct()
@@ -148,7 +165,7 @@ class PackageService:
     def summary(self) -> list[ProjectSummary]:
         """One row per project, by name; kept until the serial moves, because the web UI's
         home page and search read every row on every request."""
-        serial = self.cache.serial()
+        serial = self.serial()
         with self._summary_lock:
             if self._summary is not None and self._summary[0] == serial:
                 return self._summary[1]
@@ -274,6 +291,7 @@ class PackageService:
         try:
             self.cache.save_core_metadata(package.filename, core_metadata)
             self.cache.save(package)
+            self.changed()
             self.window.record(package, deleted=False)
         except Exception:
             log.exception("cache write failed for %s; removing the stored file", package.filename)
@@ -291,6 +309,7 @@ class PackageService:
         self.check_delete(principals)
         self.storage.delete(package)
         self.cache.delete(package)
+        self.changed()
         self.window.record(package, deleted=True)
         log.info("deleted %s", package.filename)
         self.audit.record("delete", project=package.name, target=package.filename)
@@ -308,6 +327,7 @@ class PackageService:
         changed = dataclasses.replace(package, data=data)
         self.storage.update_metadata(changed)
         self.cache.save(changed)
+        self.changed()
         self.window.record(changed, deleted=False)
         self.audit.record(
             "yank" if yanked else "unyank",
@@ -353,11 +373,13 @@ class PackageService:
             count = self.cache.reload_from_storage(stored, graceful=graceful)
         finally:
             changes = self.window.close()
+            self.changed()
         for package, deleted in changes:
             if deleted:
                 self.cache.delete(package)
             else:
                 self.cache.save(package)
+        self.changed()
         log.info(
             "rebuilt the package database from storage: %d files (%d written meanwhile)",
             count,
@@ -369,6 +391,40 @@ class PackageService:
 
     def health(self) -> dict[str, tuple[bool, str]]:
         return {"storage": self.storage.check_health(), "cache": self.cache.check_health()}
+
+
+class SerialWatch:
+    """A serial source read at most once per ``interval`` seconds; ``expire`` forces a read.
+
+    A read that started before an ``expire`` is not kept (it may predate this process's
+    write), so a write is seen by this process's next request whatever the threads do.
+    """
+
+    def __init__(self, source: Callable[[], int], interval: float) -> None:
+        self.source = source
+        self.interval = interval
+        self._cached = (0, float("-inf"))  # (serial, reusable until): one atomic store
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def expire(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._cached = (0, float("-inf"))
+
+    def current(self) -> int:
+        if self.interval <= 0:
+            return self.source()
+        now = time.monotonic()
+        value, until = self._cached
+        if now < until:
+            return value
+        generation = self._generation
+        value = self.source()
+        with self._lock:
+            if generation == self._generation:
+                self._cached = (value, now + self.interval)
+        return value
 
 
 class ChangeWindow:

@@ -60,6 +60,7 @@ NOT_ENGINE_OPTIONS = frozenset(
         "db.url",
         "db.reload_on_start",
         "db.graceful_reload",
+        "db.serial_cache_ms",
         "db.clustered",
         "db.redis_prefix",
         "db.region_name",

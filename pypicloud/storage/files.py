@@ -78,9 +78,14 @@ class FileStorage:
 
     def path_for(self, package: Package) -> Path:
         """The file's path; every component is checked so no name escapes the directory."""
+        return Path(self._path_of(package))
+
+    def _path_of(self, package: Package) -> str:
+        """``path_for`` as a string: every download asks, and pathlib costs several times more."""
         parts = [safe_path_component(p) for p in (package.name, package.version, package.filename)]
-        path = self.directory.joinpath(*parts)
-        if self.directory not in path.parents:
+        root = str(self.directory)
+        path = os.path.join(root, *parts)
+        if not path.startswith(root + os.sep):
             raise ValueError(f"path escapes storage: {path}")
         return path
 
@@ -124,7 +129,7 @@ class FileStorage:
 
     def open(self, package: Package) -> AbstractContextManager[BinaryIO]:
         try:
-            return open(self.path_for(package), "rb")
+            return open(self._path_of(package), "rb")
         except FileNotFoundError:
             raise PackageNotStored(package.filename) from None
 

@@ -29,6 +29,7 @@ from pyramid.response import Response
 
 from pypicloud.access.base import group_principal
 from pypicloud.dists import versions_equal
+from pypicloud.fastpath import NOT_BY_SERIAL
 from pypicloud.models import Package, utcnow
 from pypicloud.negotiation import SIMPLE_JSON
 from pypicloud.packages import PackageService
@@ -102,7 +103,12 @@ class Upstream:
         if not self.policy.name_allowed(name):
             return None
         local = self._local(request, name)
-        return local if self.policy.may_look_up(name, local) else None
+        if not self.policy.may_look_up(name, local):
+            return None
+        # The answer depends on the upstream, not only on the serial: the fast path must not
+        # keep it (pypicloud/fastpath.py).
+        request.environ[NOT_BY_SERIAL] = True
+        return local
 
     def _page(self, name: str) -> UpstreamPage | None:
         try:

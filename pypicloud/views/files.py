@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
+from email.utils import format_datetime
 from typing import BinaryIO
 
 from pyramid.httpexceptions import HTTPFound, HTTPNotFound, HTTPNotModified
@@ -57,27 +60,41 @@ def stream(request: Request, package: Package) -> Response:
     except PackageNotStored:
         stack.close()
         raise HTTPNotFound("The file is missing from storage") from None
-    response = Response(
-        content_type=content_type_for(package.filename),
-        conditional_response=True,
-        accept_ranges="bytes",
+    headers = list(
+        _headers(
+            package.filename,
+            package.sha256,
+            package.last_modified,
+            request.services.options.cache_max_age,
+        )
     )
     if _is_real_file(handle):
-        response.app_iter = FileIter(handle)
-        response.content_length = _size_of(handle)
-        # FileIter closes the handle; the stack holds nothing else to close.
+        app_iter = _file_iter(request, handle)
+        headers.append(("Content-Length", str(_size_of(handle))))
+        # The iterator closes the handle; the stack holds nothing else to close.
         stack.pop_all()
     else:
-        response.app_iter = _chunks(handle, stack)
+        app_iter = _chunks(handle, stack)
         if package.size is not None:
-            response.content_length = package.size
-    if package.sha256:
-        response.etag = package.sha256
-    response.last_modified = package.last_modified
-    response.content_disposition = f'attachment; filename="{package.filename}"'
-    response.cache_control.private = True
-    response.cache_control.max_age = request.services.options.cache_max_age
-    return response
+            headers.append(("Content-Length", str(package.size)))
+    # Headers given as a list: webob's per-header setters cost more than the download.
+    return Response(app_iter=app_iter, headerlist=headers, conditional_response=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _headers(
+    filename: str, sha256: str | None, last_modified: dt.datetime, max_age: int
+) -> tuple[tuple[str, str], ...]:
+    """A file's response headers but its length (the same for every download of it)."""
+    headers = [("Content-Type", content_type_for(filename)), ("Accept-Ranges", "bytes")]
+    if sha256:
+        headers.append(("ETag", f'"{sha256}"'))
+    headers += [
+        ("Last-Modified", format_datetime(last_modified.astimezone(dt.UTC), usegmt=True)),
+        ("Content-Disposition", f'attachment; filename="{filename}"'),
+        ("Cache-Control", f"max-age={max_age}, private"),
+    ]
+    return tuple(headers)
 
 
 def metadata_response(request: Request, package: Package) -> Response:
@@ -91,6 +108,15 @@ def metadata_response(request: Request, package: Package) -> Response:
     response.last_modified = package.last_modified
     response.cache_control.private = True
     return response
+
+
+def _file_iter(request: Request, handle: BinaryIO) -> Iterable[bytes]:
+    """The server's ``wsgi.file_wrapper`` for a whole file (waitress then sends it from the
+    file, not through Python chunks); FileIter, which can seek, for a Range request."""
+    wrapper = request.environ.get("wsgi.file_wrapper")
+    if wrapper is not None and "HTTP_RANGE" not in request.environ:
+        return wrapper(handle, CHUNK)  # type: ignore[no-any-return]
+    return FileIter(handle)
 
 
 def _is_real_file(handle: BinaryIO) -> bool:

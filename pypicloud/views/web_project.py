@@ -18,7 +18,6 @@ from pyramid.httpexceptions import HTTPForbidden, HTTPMovedPermanently, HTTPNotF
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
-from readme_renderer import markdown, rst, txt
 
 from pypicloud.dists import CoreMetadata, InvalidDistribution, parse_core_metadata
 from pypicloud.models import Package
@@ -72,6 +71,10 @@ def python_tag(filename: str) -> str:
 def render_readme(text: str, content_type: str | None) -> str:
     """The README as sanitized HTML, as PyPI renders it (readme_renderer cleans the
     output: no scripts, no event handlers); kept per text, since rendering is slow."""
+    # Imported on first use: readme_renderer brings docutils, pygments and two HTML
+    # engines (about 20 MB) that a server answering only pip never needs.
+    from readme_renderer import markdown, rst, txt
+
     kind = (content_type or "text/x-rst").split(";")[0].strip().lower()
     html: str | None = None
     if kind == "text/markdown":

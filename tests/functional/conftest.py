@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +13,7 @@ from passlib.hash import sha512_crypt
 from webtest import TestApp
 
 from pypicloud import make_config
+from pypicloud.packages import DEFAULT_SERIAL_CACHE_MS
 from tests.dists import sdist_bytes, sdist_name, wheel_bytes, wheel_name
 
 PASSWORD = "s3cret-pw"
@@ -106,3 +108,12 @@ def upload(
         headers=headers,
         status=status,
     )
+
+
+def within_serial_bound(check: Callable[[], bool], bound_ms: int = DEFAULT_SERIAL_CACHE_MS) -> None:
+    """Wait until ``check()`` holds: another instance's write shows within
+    ``db.serial_cache_ms`` (with slack for a loaded machine), not necessarily at once."""
+    deadline = time.monotonic() + bound_ms / 1000 + 1.0
+    while not check():
+        assert time.monotonic() < deadline, f"not seen within {bound_ms} ms (+1 s)"
+        time.sleep(0.02)

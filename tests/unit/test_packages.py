@@ -7,7 +7,13 @@ import io
 
 import pytest
 
-from pypicloud.packages import Delivery, NotAllowed, PackageOptions, PackageService
+from pypicloud.packages import (
+    Delivery,
+    NotAllowed,
+    PackageOptions,
+    PackageService,
+    SerialWatch,
+)
 from pypicloud.uploads import Refusal, UploadRefused, UploadRequest
 from tests.dists import wheel_bytes, wheel_name
 from tests.fakes import MemoryCache, MemoryStorage
@@ -239,3 +245,64 @@ def test_writes_made_while_a_rebuild_lists_storage_are_not_lost():
     packages.reload_from_storage()
     names = {p.filename for p in packages.cache.all_packages()}
     assert names == {wheel_name("alpha", "1.0"), wheel_name("alpha", "2.0")}
+
+
+class TestSerialWatch:
+    def counter(self):
+        calls = []
+
+        def source() -> int:
+            calls.append(1)
+            return len(calls)
+
+        return source, calls
+
+    def test_reused_within_the_interval(self):
+        source, calls = self.counter()
+        watch = SerialWatch(source, 60)
+        assert watch.current() == watch.current() == 1 and len(calls) == 1
+
+    def test_expire_reads_again(self):
+        source, calls = self.counter()
+        watch = SerialWatch(source, 60)
+        watch.current()
+        watch.expire()
+        assert watch.current() == 2
+
+    def test_a_read_that_started_before_an_expire_is_not_kept(self):
+        watch: SerialWatch
+
+        def source() -> int:
+            watch.expire()  # a write in another thread while the read was in flight
+            return 7
+
+        watch = SerialWatch(source, 60)
+        assert watch.current() == 7
+        assert watch._cached[1] == float("-inf")
+
+    def test_zero_interval_reads_every_time(self):
+        source, calls = self.counter()
+        watch = SerialWatch(source, 0)
+        watch.current()
+        watch.current()
+        assert len(calls) == 2
+
+    def test_the_service_writes_expire_it(self):
+        packages = service(serial_cache_seconds=60)
+        before = packages.serial()
+        packages.upload(request())
+        after = packages.serial()
+        assert after != before
+        packages.delete(packages.files("alpha")[0])
+        assert packages.serial() != after
+
+
+def test_db_serial_cache_ms_is_read_in_milliseconds_and_checked():
+    from pypicloud.settings import ConfigError, Settings
+
+    options = PackageOptions.from_settings(Settings({"db.serial_cache_ms": "40"}, environ={}))
+    assert options.serial_cache_seconds == 0.04
+    with pytest.raises(ConfigError, match="db.serial_cache_ms"):
+        PackageOptions.from_settings(Settings({"db.serial_cache_ms": "-1"}, environ={}))
+    with pytest.raises(ConfigError, match="db.serial_cache_ms"):
+        PackageOptions.from_settings(Settings({"db.serial_cache_ms": "soon"}, environ={}))

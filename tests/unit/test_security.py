@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
 import time
 from types import SimpleNamespace
 
@@ -83,6 +84,44 @@ class TestAuthenticator:
             identity = authenticator.from_basic("ben", "right")
             assert identity is not None and identity.method == "basic"
         assert backend.verifications == 1
+
+    def test_concurrent_logins_with_one_password_verify_it_once(self):
+        backend, _, authenticator, _ = world()
+        slow = backend.verify_user
+        started = threading.Event()
+
+        def verify(username: str, password: str) -> bool:
+            started.set()
+            time.sleep(0.2)  # a real hash is slow: the other threads arrive meanwhile
+            return slow(username, password)
+
+        backend.verify_user = verify  # type: ignore[method-assign]
+        results: list[object] = []
+        threads = [
+            threading.Thread(
+                target=lambda: results.append(authenticator.from_basic("ben", "right"))
+            )
+            for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert started.is_set() and all(r is not None for r in results) and len(results) == 6
+        assert backend.verifications == 1
+
+    def test_concurrent_wrong_passwords_all_fail(self):
+        backend, _, authenticator, _ = world()
+        results: list[object] = []
+        threads = [
+            threading.Thread(target=lambda: results.append(authenticator.from_basic("ben", "x")))
+            for _ in range(4)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == [None] * 4
 
     def test_failures_are_never_remembered(self):
         backend, _, authenticator, _ = world()

@@ -75,3 +75,20 @@ def test_a_bad_url_is_not_blamed_on_an_option():
     with pytest.raises(Exception) as error:
         engine_for_url("nosuchdialect://x", {"db.pool_size": "3"}, "db.")
     assert not isinstance(error.value, ConfigError)  # the caller words it, naming db.url
+
+
+def test_every_db_key_the_server_reads_is_kept_from_the_engine():
+    """A ``db.*`` setting read elsewhere must not be passed to SQLAlchemy as an option."""
+    import re
+    from pathlib import Path
+
+    import pypicloud
+    from pypicloud.cache.sql import NOT_ENGINE_OPTIONS
+
+    source = Path(pypicloud.__file__).parent
+    read = {
+        key
+        for path in source.rglob("*.py")
+        for key in re.findall(r'"(db\.[a-z_]+)"', path.read_text())
+    }
+    assert read - {"db.sqlite"} <= NOT_ENGINE_OPTIONS  # db.sqlite: the default file's name

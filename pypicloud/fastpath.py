@@ -1,0 +1,266 @@
+"""Cached index pages and file downloads answered before Pyramid routes and runs views.
+
+pip asks for ``/simple/``, ``/simple/<p>/`` and files over and over; between two changes the
+answers are the same bytes. This tween recognises those URLs itself (GET, no query string,
+no cookie), asks the security policy who is asking and whether they may (the same check the
+views declare, so nothing is served that the view would refuse), then replays the response
+the view made for the same key, or, for a file, skips routing and calls the download code.
+
+A page is remembered only after its view answered 200 for the route this module expected,
+without a cookie being set, keyed by everything its bytes depend on: the serial, the route,
+the negotiated format, the base URL, whether the viewer is anonymous (shared caches may
+keep anonymous answers) and, for listings, ``viewer_key`` (which includes the
+access version, so a grant change is a new key). Entries are dropped when the serial moves.
+Anything else (a miss, a refusal, a redirect, a Range or conditional request on a file)
+goes through Pyramid as before, and so does an answer that depends on more than the serial
+(the upstream fallback's pages mark themselves with ``NOT_BY_SERIAL``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any
+
+from packaging.utils import canonicalize_name
+from pyramid.registry import Registry
+from pyramid.request import Request
+from pyramid.response import Response
+
+from pypicloud.negotiation import choose_content_type
+from pypicloud.security import LIST, READ
+from pypicloud.views.simple import SIGNED_LINK_WINDOW
+
+#: The store's size: the bodies of every entry together, in bytes.
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+#: A larger body is not remembered (a huge root index of a single viewer is still fine).
+MAX_ENTRY_BYTES = 8 * 1024 * 1024
+#: Distinct Accept headers remembered with their negotiated type (clients send few).
+MAX_ACCEPTS = 256
+ROUTE_KEY = "pypicloud.route"
+#: Set by views whose answer depends on more than the serial (the upstream fallback).
+NOT_BY_SERIAL = "pypicloud.not_by_serial"
+NOT_MODIFIED_HEADERS = frozenset({"etag", "vary", "cache-control"})
+
+Handler = Callable[[Request], Response]
+
+
+class Page:
+    """One remembered response: its headers and body, ready to send again."""
+
+    __slots__ = ("body", "etag", "headerlist", "not_modified", "status")
+
+    def __init__(self, status: str, headerlist: list[tuple[str, str]], body: bytes) -> None:
+        self.status = status
+        self.headerlist = tuple(headerlist)
+        self.body = body
+        self.etag = next((v for k, v in headerlist if k.lower() == "etag"), None)
+        self.not_modified = tuple(
+            (k, v) for k, v in headerlist if k.lower() in NOT_MODIFIED_HEADERS
+        )
+
+
+class PageStore:
+    """A thread-safe LRU of pages (and file records) bounded by bytes, for one serial."""
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._serial: int | None = None
+        self._entries: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, serial: int, key: Hashable) -> Any:
+        entry = self._entries.get(key) if serial == self._serial else None
+        return None if entry is None else entry[0]
+
+    def put(self, serial: int, key: Hashable, value: Any, size: int) -> None:
+        if size > min(MAX_ENTRY_BYTES, self.max_bytes):
+            return
+        with self._lock:
+            if self._serial is None or serial > self._serial:
+                self._entries.clear()
+                self._bytes = 0
+                self._serial = serial
+            elif serial < self._serial:
+                return  # made from an older state than the store already holds
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old[1]
+            self._entries[key] = (value, size)
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._entries:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= dropped
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def match(path: str) -> tuple[str, str, str] | None:
+    """(route name, project, filename) for the URLs served here; None for anything else."""
+    parts = path.split("/")
+    # "/simple/" -> ["", "simple", ""]; "/simple/p/" -> ["", "simple", "p", ""]
+    if len(parts) == 3 and parts[0] == "" and parts[2] == "":
+        if parts[1] in ("simple", "pypi"):
+            return f"{parts[1]}_index", "", ""
+        return None
+    if len(parts) == 4 and parts[0] == "" and parts[2]:
+        if parts[3] == "" and parts[1] in ("simple", "pypi"):
+            return f"{parts[1]}_project", parts[2], ""
+        if parts[1] == "pypi" and parts[3] == "json":
+            return "pypi_json", parts[2], ""
+        return None
+    if len(parts) == 5 and parts[1:3] == ["api", "package"] and parts[3] and parts[4]:
+        return "api_file", parts[3], parts[4]
+    return None
+
+
+class FastPath:
+    """The tween; one per application."""
+
+    def __init__(self, handler: Handler, registry: Registry) -> None:
+        self.handler = handler
+        self.services = registry.services  # type: ignore[attr-defined]
+        self.store = PageStore(DEFAULT_MAX_BYTES)
+        self._accepts: dict[str, str | None] = {}
+
+    def __call__(self, request: Request) -> Response:
+        environ = request.environ
+        method = environ["REQUEST_METHOD"]
+        if (
+            (method != "GET" and method != "HEAD")
+            or environ.get("QUERY_STRING")
+            or "HTTP_COOKIE" in environ
+        ):
+            return self.handler(request)
+        found = match(environ.get("PATH_INFO", ""))
+        if found is None:
+            return self.handler(request)
+        route, raw_name, filename = found
+        name = canonicalize_name(raw_name) if raw_name else ""
+        if name != raw_name or (method == "HEAD" and route != "api_file"):
+            return self.handler(request)
+        security = self.services.security
+        identity = security.identity(request)
+        if not security.allows(identity, READ if name else LIST, name or None):
+            return self.handler(request)  # the views say how to refuse (401/403/404)
+        if route == "api_file":
+            return self._file(request, name, filename)
+        return self._page(request, route, name, anonymous=identity is None)
+
+    # -- pages -------------------------------------------------------------------------
+
+    def _page(self, request: Request, route: str, name: str, anonymous: bool) -> Response:
+        environ = request.environ
+        services = self.services
+        serial = services.packages.serial()
+        key: tuple[Hashable, ...]
+        # Anonymous answers may be public in shared caches (Cache-Control), others not.
+        if route == "pypi_json":
+            key = (route, name, anonymous, base_url_key(environ))
+        else:
+            content_type = self._content_type(environ.get("HTTP_ACCEPT", ""), request)
+            if content_type is None:
+                return self.handler(request)  # 406, from the view
+            key = (route, name, anonymous, content_type, base_url_key(environ))
+            if name:
+                if services.packages.links_expire:  # as the view keys signed links
+                    key += (int(time.time() // SIGNED_LINK_WINDOW),)
+            else:
+                key += (services.security.viewer_key(request),)
+        page: Page | None = self.store.get(serial, key)
+        if page is None:
+            response = self.handler(request)
+            self._remember(request, route, serial, key, response)
+            return response
+        environ[ROUTE_KEY] = route
+        if page.etag is not None and _matches(environ.get("HTTP_IF_NONE_MATCH"), page.etag):
+            return replay("304 Not Modified", page.not_modified, b"")
+        return replay(page.status, page.headerlist, page.body)
+
+    def _content_type(self, accept: str, request: Request) -> str | None:
+        try:
+            return self._accepts[accept]
+        except KeyError:
+            pass
+        chosen = choose_content_type(request)
+        if len(self._accepts) >= MAX_ACCEPTS:
+            self._accepts.clear()
+        self._accepts[accept] = chosen
+        return chosen
+
+    def _remember(
+        self, request: Request, route: str, serial: int, key: Hashable, response: Response
+    ) -> None:
+        matched = getattr(request, "matched_route", None)
+        if (
+            response.status_int != 200
+            or matched is None
+            or matched.name != route
+            or "Set-Cookie" in response.headers
+            or request.environ.get(NOT_BY_SERIAL)
+        ):
+            return
+        body = response.body
+        self.store.put(serial, key, Page(response.status, response.headerlist, body), len(body))
+
+    # -- files -------------------------------------------------------------------------
+
+    def _file(self, request: Request, name: str, filename: str) -> Response:
+        from pypicloud.views.files import METADATA_SUFFIX, download
+
+        environ = request.environ
+        if filename.endswith(METADATA_SUFFIX):
+            return self.handler(request)
+        packages = self.services.packages
+        serial = packages.serial()
+        key = ("file", name, filename)
+        package = self.store.get(serial, key)
+        if package is None:
+            package = packages.fetch(name, filename)
+            if package is None:
+                return self.handler(request)  # the 404, from the view
+            self.store.put(serial, key, package, 512)
+        environ[ROUTE_KEY] = "api_file"
+        return download(request, package)
+
+
+def base_url_key(environ: dict[str, Any]) -> tuple[str, ...]:
+    """What ``request.application_url`` is made from, without making it: a cheaper key."""
+    return (
+        environ["wsgi.url_scheme"],
+        environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}",
+        environ.get("SCRIPT_NAME", ""),
+    )
+
+
+def replay(status: str, headerlist: tuple[tuple[str, str], ...], body: bytes) -> Response:
+    """A Response with remembered headers, skipping what ``Response.__init__`` recomputes
+    (content type, charset, length: all in the headers already)."""
+    response: Response = Response.__new__(Response)
+    response.__dict__.update(
+        _status=status,
+        _headers=None,
+        _headerlist=list(headerlist),
+        _app_iter=[body],
+        conditional_response=False,
+    )
+    return response
+
+
+def _matches(header: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header names ``etag`` (weak comparison, as RFC 9110 asks)."""
+    if not header:
+        return False
+    if header.strip() == "*":
+        return True
+    bare = etag.removeprefix("W/")
+    return any(part.strip().removeprefix("W/") == bare for part in header.split(","))
+
+
+def factory(handler: Handler, registry: Registry) -> FastPath:
+    """Pyramid's tween factory (``config.add_tween("pypicloud.fastpath.factory")``)."""
+    return FastPath(handler, registry)
