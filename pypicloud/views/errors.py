@@ -56,6 +56,16 @@ def refuse_undecodable_urls(event: NewRequest) -> None:
         raise HTTPBadRequest("The URL is not valid UTF-8") from None
 
 
+@subscriber(NewRequest)
+def ignore_malformed_ranges(event: NewRequest) -> None:
+    """A ``Range`` header WebOb cannot parse (``bytes=-``) is ignored, as RFC 9110 allows:
+    the whole file, not the 500 WebOb's conditional response would raise."""
+    try:
+        event.request.range  # noqa: B018 (parsing is the check)
+    except ValueError:
+        event.request.environ.pop("HTTP_RANGE", None)
+
+
 @exception_view_config(HTTPError)
 def http_error(exc: HTTPError, request: Request) -> Response:
     return error_response(exc, request)
