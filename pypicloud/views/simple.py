@@ -86,15 +86,16 @@ def simple_index(request: Request) -> Response:
 def simple_project(request: Request) -> Response:
     raw_name = request.matchdict["name"]
     name = canonicalize_name(raw_name)
+    services = request.services
+    serial = services.packages.serial()
+    # Existence first: a redirect for a missing name would tell it from a private one (404).
+    if name not in services.pages.get(serial, "projects", services.packages.project_set):
+        raise HTTPNotFound()
     if raw_name != name:
         return HTTPMovedPermanently(
             location=request.route_url(project_route(request), name=name, _query=request.GET)
         )
     content_type = _content_type(request)
-    services = request.services
-    serial = services.packages.serial()
-    if name not in services.pages.get(serial, "projects", services.packages.project_set):
-        raise HTTPNotFound()
 
     def render_page() -> bytes:
         files = services.packages.files(name)
