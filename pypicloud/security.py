@@ -163,7 +163,7 @@ class Authenticator:
         self, username: str, password: str, address: str | None = None
     ) -> Identity | None:
         if username == TOKEN_USERNAME:
-            return self.from_token(password)
+            return self.from_token(password, address)
         version = self.version()
         if self.cache.get(username, password, version) is None:
             if not self.access.verify_user(username, password):
@@ -172,12 +172,13 @@ class Authenticator:
             self.cache.put(username, password, username, version)
         return self._identity(username, "basic")
 
-    def from_token(self, secret: str) -> Identity | None:
+    def from_token(self, secret: str, address: str | None = None) -> Identity | None:
         version = self.version()
         token = self.token_cache.get(TOKEN_USERNAME, secret, version)
         if token is None:
             token = self.tokens.verify_token(secret)
             if token is None:
+                self.throttle.failed(TOKEN_USERNAME, address)
                 return None
             self.token_cache.put(TOKEN_USERNAME, secret, token, version)
         if token.expired():
