@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import tarfile
 import zipfile
@@ -23,6 +24,10 @@ from packaging.version import InvalidVersion, Version
 FILENAME_CHARS = re.compile(r"^[A-Za-z0-9._+!-]+$")
 PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 MAX_METADATA_BYTES = 5 * 1024 * 1024
+# How far into a compressed sdist we inflate looking for PKG-INFO: source tarballs inflate
+# a few times over, a gzip bomb a thousand; past this the upload is refused, not expanded.
+MAX_INFLATE_RATIO = 50
+MIN_INFLATE_BYTES = 64 * 1024 * 1024
 # Every stored name must fit one path component (255 bytes on common file systems) with room
 # for the ".meta" sidecar suffix, and an object key (S3: 1,024 bytes) with its prefixes.
 MAX_FILENAME_LENGTH = 240
@@ -149,10 +154,25 @@ def _zip_sdist_metadata(source: str | BinaryIO) -> bytes:
             return _bounded_read(handle, "PKG-INFO")
 
 
+def _compressed_size(source: str | BinaryIO) -> int:
+    if isinstance(source, str):
+        return os.path.getsize(source)
+    position = source.tell()
+    size = source.seek(0, os.SEEK_END)
+    source.seek(position)
+    return size
+
+
 def _tar_sdist_metadata(source: str | BinaryIO) -> bytes:
+    limit = max(MIN_INFLATE_BYTES, MAX_INFLATE_RATIO * _compressed_size(source))
     kwargs = {"name": source} if isinstance(source, str) else {"fileobj": source}
     with tarfile.open(mode="r:*", **kwargs) as archive:  # type: ignore[call-overload]
         for member in archive:
+            # Checked before the loop steps over the member, which inflates all of it.
+            if member.offset_data + member.size > limit:
+                raise InvalidDistribution(
+                    f"sdist inflates to more than {limit} bytes before its PKG-INFO"
+                )
             if (
                 member.isfile()
                 and member.name.count("/") == 1

@@ -142,6 +142,7 @@ class PackageService:
         self._summary: tuple[int, list[ProjectSummary]] | None = None
         self._summary_lock = threading.Lock()
         self.window = ChangeWindow()
+        self.file_locks = StripedLocks()
         self.rebuilder = Rebuilder(cache, self._listing, self._reload, on_finish=self._rebuilt)
         self._serial = SerialWatch(cache.serial, options.serial_cache_seconds)
 
@@ -248,20 +249,23 @@ class PackageService:
     ) -> UploadResult:
         """Validate, store and index one distribution file, as PyPI's upload would."""
         checked = validate(request, self.options.max_upload_size)
-        try:
-            overwrite = self.may_overwrite(principals)
-            existing = self.cache.fetch(checked.package.filename)
-            if existing is not None and not overwrite:
-                return self._same_file_or_conflict(existing, checked)
-            stored = self.store(checked, overwrite=overwrite)
-            if stored is None:
-                winner = self.cache.fetch(checked.package.filename)
-                if winner is None:
-                    raise UploadRefused("File already exists", Refusal.CONFLICT)
-                return self._same_file_or_conflict(winner, checked)
-        finally:
-            checked.spool.close()
-        self.index(stored, checked.core_metadata)
+        # Storing and indexing are two steps, and so is a delete: interleaved, a delete's
+        # cache step could remove the record of a file an upload had just stored.
+        with self.file_locks.hold(checked.package.filename):
+            try:
+                overwrite = self.may_overwrite(principals)
+                existing = self.cache.fetch(checked.package.filename)
+                if existing is not None and not overwrite:
+                    return self._same_file_or_conflict(existing, checked)
+                stored = self.store(checked, overwrite=overwrite)
+                if stored is None:
+                    winner = self.cache.fetch(checked.package.filename)
+                    if winner is None:
+                        raise UploadRefused("File already exists", Refusal.CONFLICT)
+                    return self._same_file_or_conflict(winner, checked)
+            finally:
+                checked.spool.close()
+            self.index(stored, checked.core_metadata)
         log.info("uploaded %s by %s", stored.filename, request.uploader or "anonymous")
         self.metrics.upload(created=True)
         self.audit.record(
@@ -307,10 +311,11 @@ class PackageService:
 
     def delete(self, package: Package, principals: frozenset[str] = frozenset()) -> None:
         self.check_delete(principals)
-        self.storage.delete(package)
-        self.cache.delete(package)
-        self.changed()
-        self.window.record(package, deleted=True)
+        with self.file_locks.hold(package.filename):
+            self.storage.delete(package)
+            self.cache.delete(package)
+            self.changed()
+            self.window.record(package, deleted=True)
         log.info("deleted %s", package.filename)
         self.audit.record("delete", project=package.name, target=package.filename)
 
@@ -425,6 +430,16 @@ class SerialWatch:
             if generation == self._generation:
                 self._cached = (value, now + self.interval)
         return value
+
+
+class StripedLocks:
+    """A lock per filename, in this process (a fixed set of locks, shared by hash)."""
+
+    def __init__(self, stripes: int = 64) -> None:
+        self._locks = [threading.Lock() for _ in range(stripes)]
+
+    def hold(self, key: str) -> threading.Lock:
+        return self._locks[hash(key) % len(self._locks)]
 
 
 class ChangeWindow:

@@ -237,6 +237,7 @@ class Authenticator:
             if token is None:
                 who = Actor(name=TOKEN_USERNAME, address=address)
                 self.audit.record("login.failed", target=TOKEN_USERNAME, actor=who, detail="token")
+                self.throttle.failed(TOKEN_USERNAME, address)
                 return None
             self.token_cache.put(TOKEN_USERNAME, secret, token, version)
         if token.expired():

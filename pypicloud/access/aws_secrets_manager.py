@@ -32,7 +32,13 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoRegionError, ProfileNotFound
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    InvalidRegionError,
+    NoRegionError,
+    ProfileNotFound,
+)
 
 from pypicloud.access import acl_json
 from pypicloud.access.acl_json import Document, Snapshot
@@ -347,6 +353,8 @@ def client_from_settings(settings: Settings) -> Any:
     )
     try:
         return session.client("secretsmanager", endpoint_url=endpoint_url, config=config)
+    except InvalidRegionError as exc:
+        raise ConfigError("auth.region_name", str(exc)) from None
     except NoRegionError:
         raise ConfigError(
             "auth.region_name", "is required (or the AWS_DEFAULT_REGION environment variable)"

@@ -30,7 +30,7 @@ import boto3
 import botocore
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, InvalidRegionError
 
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
@@ -114,7 +114,12 @@ class S3Storage:
             merged = config.merge(extra) if extra else config
             return session.client("s3", endpoint_url=endpoint_url, config=merged)
 
-        self.client = make_client()
+        try:
+            self.client = make_client()
+        except InvalidRegionError as exc:
+            raise ConfigError("storage.region_name", str(exc)) from None
+        except ValueError as exc:  # botocore's "Invalid endpoint: ..."
+            raise ConfigError("storage.endpoint_url", str(exc)) from None
         # Same settings; PutObject and CompleteMultipartUpload only succeed for a new key.
         self.exclusive_client = make_client()
         for operation in ("PutObject", "CompleteMultipartUpload"):

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 
-from pyramid.httpexceptions import HTTPError, HTTPForbidden, HTTPNotFound
+from pyramid.events import NewRequest, subscriber
+from pyramid.httpexceptions import HTTPBadRequest, HTTPError, HTTPForbidden, HTTPNotFound
 from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import exception_view_config, forbidden_view_config
@@ -44,13 +45,35 @@ def forbidden(exc: HTTPForbidden, request: Request) -> Response:
     return error_response(HTTPForbidden(), request)
 
 
+@subscriber(NewRequest)
+def refuse_undecodable_urls(event: NewRequest) -> None:
+    """A path or query that is not UTF-8 names nothing here: a 400 before any view reads
+    it (WebOb would raise deep inside one, a 500)."""
+    try:
+        event.request.path_info  # noqa: B018 (decoding is the check)
+        event.request.GET  # noqa: B018
+    except UnicodeDecodeError:
+        raise HTTPBadRequest("The URL is not valid UTF-8") from None
+
+
+@subscriber(NewRequest)
+def ignore_malformed_ranges(event: NewRequest) -> None:
+    """A ``Range`` header WebOb cannot parse (``bytes=-``) is ignored, as RFC 9110 allows:
+    the whole file, not the 500 WebOb's conditional response would raise."""
+    try:
+        event.request.range  # noqa: B018 (parsing is the check)
+    except ValueError:
+        event.request.environ.pop("HTTP_RANGE", None)
+
+
 @exception_view_config(HTTPError)
 def http_error(exc: HTTPError, request: Request) -> Response:
     return error_response(exc, request)
 
 
 def wants_json(request: Request) -> bool:
-    if request.path.startswith(JSON_PREFIXES):
+    # The raw path: this also answers for a path that is not UTF-8.
+    if request.environ.get("PATH_INFO", "").startswith(JSON_PREFIXES):
         return True
     offers = request.accept.acceptable_offers(["text/html", "application/json"])
     return bool(offers) and offers[0][0] == "application/json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack
@@ -20,6 +21,7 @@ from pypicloud.models import Package
 from pypicloud.storage import PackageNotStored
 from pypicloud.storage.layout import content_type_for
 
+log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
 METADATA_SUFFIX = ".metadata"
 
@@ -59,6 +61,8 @@ def stream(request: Request, package: Package) -> Response:
         handle = stack.enter_context(request.services.packages.open(package))
     except PackageNotStored:
         stack.close()
+        # The index and storage disagree: the operator should know (a rebuild reconciles).
+        log.warning("%s is in the index but missing from storage", package.filename)
         raise HTTPNotFound("The file is missing from storage") from None
     headers = list(
         _headers(

@@ -86,18 +86,23 @@ def simple_index(request: Request) -> Response:
 def simple_project(request: Request) -> Response:
     raw_name = request.matchdict["name"]
     name = canonicalize_name(raw_name)
+    services = request.services
+    serial = services.packages.serial()
+    if raw_name == name:  # the upstream fallback answers (never for a local project)
+        fallback = services.upstream.project_page(request, name, _content_type(request))
+        if fallback is not None:
+            return fallback
+    # Existence first: a redirect for a missing name would tell it from a private one (404).
+    if name not in services.pages.get(serial, "projects", services.packages.project_set):
+        if raw_name != name and services.upstream.answers_for(request, name):
+            location = request.route_url(project_route(request), name=name, _query=request.GET)
+            return HTTPMovedPermanently(location=location)
+        raise HTTPNotFound()
     if raw_name != name:
         return HTTPMovedPermanently(
             location=request.route_url(project_route(request), name=name, _query=request.GET)
         )
     content_type = _content_type(request)
-    services = request.services
-    serial = services.packages.serial()
-    fallback = services.upstream.project_page(request, name, content_type)
-    if fallback is not None:
-        return fallback
-    if name not in services.pages.get(serial, "projects", services.packages.project_set):
-        raise HTTPNotFound()
 
     def render_page() -> bytes:
         files = services.packages.files(name)

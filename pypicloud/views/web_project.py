@@ -101,11 +101,11 @@ def metadata_of(request: Request, files: list[Package]) -> CoreMetadata | None:
 @view_config(route_name="web_project", request_method=("GET", "HEAD"), permission=READ)
 def project_page(request: Request) -> Response:
     name = request.context.project
+    files = request.services.packages.files(name)
+    if not files:  # before the redirect, which would tell a missing name from a private one
+        raise HTTPNotFound()
     if request.matchdict["name"] != name or request.matched_route.name != "web_project":
         raise HTTPMovedPermanently(location=request.route_path("web_project", name=name))
-    files = request.services.packages.files(name)
-    if not files:
-        raise HTTPNotFound()
     meta = metadata_of(request, files)
     readme = None
     if meta is not None and meta.description:

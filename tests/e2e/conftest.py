@@ -45,7 +45,7 @@ def write_ini(path: Path, port: int, extra: dict[str, str | None]) -> None:
         "[loggers]\nkeys = root\n[handlers]\nkeys = console\n[formatters]\nkeys = plain\n"
         "[logger_root]\nlevel = INFO\nhandlers = console\n"
         "[handler_console]\nclass = StreamHandler\nargs = (sys.stderr,)\nformatter = plain\n"
-        "[formatter_plain]\nformat = %%(levelname)s %%(name)s %%(message)s\n"
+        "[formatter_plain]\nformat = %(levelname)s %(name)s %(message)s\n"  # read raw by logging
     )
 
 

@@ -179,7 +179,7 @@ class TestJsonErrors:
         )
         assert page.content_type == "text/html"
         data = filled.get(
-            "/simple/nothing/",
+            "/simple/alpha/",  # a missing project is a 404 whatever the Accept (no leak)
             headers={**auth("bob"), "Accept": "application/json"},
             status=406,
         )
