@@ -177,6 +177,7 @@ class FastPath:
             self._remember(request, route, serial, key, response)
             return response
         environ[ROUTE_KEY] = route
+        services.metrics.page(True)  # a hit of the page cache, one level up
         if page.etag is not None and _matches(environ.get("HTTP_IF_NONE_MATCH"), page.etag):
             return replay("304 Not Modified", page.not_modified, b"")
         return replay(page.status, page.headerlist, page.body)
