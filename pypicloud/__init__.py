@@ -48,6 +48,7 @@ def make_config(
     config.scan("pypicloud.views")
     if fast_path:  # cached pages and files answered before routing (pypicloud/fastpath.py)
         config.add_tween("pypicloud.fastpath.factory", under=EXCVIEW)
+    services.start()  # last: nothing below can refuse the start-up any more
     return config
 
 

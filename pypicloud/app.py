@@ -64,6 +64,8 @@ class Services:
     upstream: Upstream
     audit: AuditLog = dataclasses.field(default_factory=NullAuditLog)
     metrics: Metrics = dataclasses.field(default_factory=lambda: Metrics(MetricsOptions("off")))
+    #: Rebuild the package database from storage when ``start`` is called.
+    rebuild_on_start: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -113,10 +115,16 @@ class Services:
                 "from ppc-gen-password>; with a writable backend the first user to register "
                 "becomes admin)"
             )
-        if settings.bool("db.reload_on_start", False) or cache.is_empty():
-            # In the background: the server answers meanwhile (/health says "rebuilding").
-            packages.start_rebuild()
+        services.rebuild_on_start = settings.bool("db.reload_on_start", False) or cache.is_empty()
         return services
+
+    def start(self) -> None:
+        """Begin the work that outlives start-up, once every setting has been checked: a
+        start-up refused later must not leave a rebuild's lock and status in the shared
+        database (another server would wait on a dead process's lease)."""
+        if self.rebuild_on_start:
+            # In the background: the server answers meanwhile (/health says "rebuilding").
+            self.packages.start_rebuild()
 
     def health(self) -> dict[str, tuple[bool, str]]:
         return {**self.packages.health(), "access": self.access.check_health()}

@@ -154,9 +154,21 @@ def test_build_install_serve_and_healthcheck_as_the_image_does(tmp_path):
             if health.returncode == 0 or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        assert health.returncode == 0, (health.stderr, log.read_text())
+        assert health.returncode == 0, (health.stderr, _health_body(port), log.read_text())
         assert "no user can log in" in log.read_text()  # the shipped ini lists no user
     finally:
         stop_process(process)
     env["PORT"] = str(free_port())  # nothing listens there: the health check fails
     assert subprocess.run([entrypoint, "health"], env=env, capture_output=True).returncode != 0
+
+
+def _health_body(port: int) -> str:
+    """What /health says (anonymous: each check's ok flag), for a failure's message."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as answer:
+            return answer.read().decode()
+    except urllib.error.HTTPError as refused:
+        return refused.read().decode()

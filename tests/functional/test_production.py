@@ -10,13 +10,17 @@ import io
 import json
 import logging
 import os
+import time
 from collections.abc import Iterator
 
 import pytest
+import sqlalchemy as sa
 from webtest import TestApp
 
 from pypicloud import main, make_config
+from pypicloud.cache.sql import SQLCache
 from pypicloud.logs import JSONFormatter
+from pypicloud.rebuild import LOCK_NAME
 from pypicloud.settings import ConfigError
 from pypicloud.storage.layout import content_type_for
 from tests.dists import wheel_name
@@ -89,6 +93,19 @@ def test_a_missing_session_key_is_refused_in_production(tmp_path):
     del env["PPC_SESSION_VALIDATE_KEY"]
     with pytest.raises(ConfigError, match="session.validate_key.*pypi.production"):
         make_config(production_settings(), here=str(tmp_path), environ=env)
+
+
+def test_a_refused_start_up_leaves_no_rebuild_lock_behind(tmp_path):
+    """Found by the Docker test: a start refused for its session key had already begun the
+    first rebuild, so its lock and "running" status held the next start's /health at 503."""
+    env = production_env(tmp_path)
+    del env["PPC_SESSION_VALIDATE_KEY"]
+    with pytest.raises(ConfigError):
+        make_config(production_settings(), here=str(tmp_path), environ=env)
+    time.sleep(0.5)  # a rebuild the refused start began would have taken its lock by now
+    cache = SQLCache(sa.create_engine(env["PPC_DB_URL"]))
+    assert cache.state(LOCK_NAME) is None  # neither a status nor a lock (held by a dead one)
+    assert cache.try_lock(LOCK_NAME, "the next server", 60)
 
 
 def test_the_refusal_is_one_line_naming_the_key(tmp_path, monkeypatch):
