@@ -10,6 +10,7 @@ public one, so the server must never ask.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Sequence
 from fnmatch import fnmatchcase
 
@@ -22,6 +23,9 @@ from pypicloud.upstream.parsing import UpstreamFile
 # The uploader recorded for files the cache mode copied from the upstream. Usernames cannot
 # contain parentheses (accounts.USERNAME), so no user can upload as this.
 UPSTREAM_UPLOADER = "(upstream)"
+
+#: A valid project name once normalized (PEP 503 / core metadata), nothing else.
+PROJECT_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9._-]*[a-z0-9])?$")
 
 
 def is_mirrored(package: Package) -> bool:
@@ -44,8 +48,8 @@ class FallbackPolicy:
     def name_allowed(self, name: str) -> bool:
         """The settings alone (``name`` normalized): disallow wins over allow."""
         opts = self.options
-        if not self.enabled or matches(name, opts.disallow):
-            return False
+        if not self.enabled or not PROJECT_NAME.match(name) or matches(name, opts.disallow):
+            return False  # a name no index could hold is never sent upstream
         return not opts.allow or matches(name, opts.allow)
 
     def has_private_files(self, files: Sequence[Package]) -> bool:

@@ -74,3 +74,11 @@ def test_the_cooldown_hides_files_of_unknown_age():
     undated = UpstreamFile("pkg-1.0.tar.gz", "https://up/x", "1.0", "sdist")
     assert policy(min_age=60).visible("pkg", [], [undated], NOW) == []
     assert policy().visible("pkg", [], [undated], NOW) == [undated]
+
+
+def test_a_name_no_index_could_hold_never_goes_upstream():
+    """Found by tests/adversarial: ``/simple/%00/`` became a redirect header with a NUL."""
+    allowed = policy(mode="redirect")
+    for name in ("\x00", "\u2603", "a b", "-pkg", "pkg-", "../etc", "a/b", ""):
+        assert not allowed.name_allowed(name), repr(name)
+    assert allowed.name_allowed("pkg") and allowed.name_allowed("zope-interface")
