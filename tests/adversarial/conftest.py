@@ -13,6 +13,8 @@ import os
 import re
 import signal
 import subprocess
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -84,6 +86,17 @@ class LiveServer(Server):
                 cwd=self.root,
             )
         wait_for_port(self.port, self.process)
+        # pserve binds the socket before it loads the app (pypicloud/serve.py): wait until
+        # the app answers, so what start-up does (the temporaries' sweep) has been done.
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health/live", timeout=5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise
+                time.sleep(0.05)
         return self
 
     def kill(self) -> None:
