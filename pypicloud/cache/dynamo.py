@@ -634,21 +634,24 @@ class DynamoCache(CacheDefaults):
 
     def _keep_recent_writes(self, stored: dict[str, Package], began: int) -> None:
         """Files written since generation ``began`` take their current record (or stay
-        deleted): the listing may have passed them already. Every change item is dropped
-        after (a later reload moves the generation past them); the table holds only the
+        deleted): the listing may have passed them already. The change items up to
+        ``began`` are dropped after (a later reload moves the generation past them; one of a
+        later generation belongs to a listing still running); the table holds only the
         writes since the last reload, so this scan is small."""
         items = list(self._pages("scan", TableName=self.changes, ConsistentRead=True))
+        done = []
         for item in items:
-            if int(item["generation"]["N"]) >= began:
+            generation = int(item["generation"]["N"])
+            if generation >= began:
                 filename = item["filename"]["S"]
                 current = self.fetch(filename)
                 if current is None:
                     stored.pop(filename, None)
                 else:
                     stored[filename] = current
-        self._batch(
-            self.changes, [{"DeleteRequest": {"Key": {"filename": i["filename"]}}} for i in items]
-        )
+            if generation <= began:
+                done.append({"DeleteRequest": {"Key": {"filename": item["filename"]}}})
+        self._batch(self.changes, done)
 
     def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int:
         """Under the lock (writers wait); ``graceful`` diffs instead of emptying the tables.
