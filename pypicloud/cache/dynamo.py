@@ -4,12 +4,19 @@
 ``<namespace>PackageSummary`` (hash key ``name``) hold what the original wrote (numbers of
 epoch seconds for ``last_modified``, a map for ``data``), so its tables are served as is.
 A third table of ours, ``<namespace>PypicloudMeta`` (hash key ``key``), holds the serial, a
-write lock for reloads and the core-metadata bytes.
+write lock for reloads and the core-metadata bytes; a fourth, ``<namespace>PypicloudChanges``
+(hash key ``filename``), the reload generation of each file's last write.
 
 Every write is one TransactWriteItems: the record, its project's summary row (guarded by a
 revision number, so concurrent writers of one project retry instead of losing an update),
-an atomic ADD to the serial, and a check that no reload holds the lock. A reload takes the
-lock, so writers wait for it and its result is never mixed with theirs.
+an atomic ADD to the serial, a check that no reload holds the lock, and the file's change
+item. A reload takes the lock, so writers wait for it and its result is never mixed with theirs.
+
+Why a generation and not the serial in the change item: a transaction cannot return the value
+its ADD produced, and a condition on the serial would make every two writers collide. The
+generation (an attribute of the serial item) moves only when a reload begins listing storage;
+each write is conditioned on the generation it noted, so a write that commits after a listing
+began carries that listing's generation, and the reload keeps its current record.
 """
 
 from __future__ import annotations
@@ -34,6 +41,9 @@ from pypicloud.versions import newest_first
 #: DynamoDB refuses items over 400 KB; larger METADATA is re-read from the file instead.
 MAX_CORE_METADATA = 350 * 1024
 LOCK_SECONDS = 300
+#: How often ``all`` asks a lagging ``name-index`` (pausing 50 ms, 100 ms... between).
+INDEX_TRIES = 5
+INDEX_PAUSE = 0.05
 SERIAL = {"key": {"S": "serial"}}
 LOCK = {"key": {"S": "lock"}}
 
@@ -97,8 +107,13 @@ def item_to_package(item: dict[str, Any]) -> Package:
     )
 
 
-def summary_item(name: str, files: list[Package], rev: int) -> dict[str, Any]:
-    """The original's summary row, plus ``stable`` and ``rev`` of ours."""
+def summary_item(
+    name: str, files: list[Package], rev: int, count: int | None = -1
+) -> dict[str, Any]:
+    """The original's summary row, plus ``stable``, ``rev`` and ``count`` of ours.
+
+    ``count`` (the project's number of files; by default ``len(files)``, None when unknown)
+    lets a reader of ``name-index`` tell a lagging index from the truth (see ``all``)."""
     [row] = summarize(files)
     newest = newest_first(files)[0]
     item: dict[str, Any] = {
@@ -108,9 +123,26 @@ def summary_item(name: str, files: list[Package], rev: int) -> dict[str, Any]:
         "stable_filename": {"S": newest.filename},
         "rev": {"N": str(rev)},
     }
+    if count is not None:
+        item["count"] = {"N": str(len(files) if count < 0 else count)}
     if row.summary:
         item["summary"] = {"S": row.summary}
     return item
+
+
+def index_agrees(row: dict[str, Any] | None, items: list[dict[str, Any]]) -> bool:
+    """Whether a project's records read through ``name-index`` match its summary row."""
+    if row is None:
+        return not items
+    if "count" in row and len(items) != int(row["count"]["N"]):
+        return False
+    filenames = {item["filename"]["S"] for item in items}
+    if "stable_filename" in row and row["stable_filename"]["S"] not in filenames:
+        return False
+    if "rev" in row and items:  # a row of ours: its time is the newest record's, as written
+        newest = max(Decimal(item.get("last_modified", {}).get("N", "0")) for item in items)
+        return newest == Decimal(row.get("last_modified", {}).get("N", "0"))
+    return True
 
 
 def fresh_rev() -> int:
@@ -137,6 +169,8 @@ class DynamoCache(CacheDefaults):
         self.packages = namespace + packages
         self.summaries = namespace + summaries
         self.meta = namespace + "PypicloudMeta"
+        self.changes = namespace + "PypicloudChanges"
+        self.generation: int | None = None  # the reload generation last seen (see _bump)
         self.create_tables()
 
     @classmethod
@@ -197,6 +231,11 @@ class DynamoCache(CacheDefaults):
                 "KeySchema": [{"AttributeName": "key", "KeyType": "HASH"}],
                 "AttributeDefinitions": [{"AttributeName": "key", "AttributeType": "S"}],
             },
+            {
+                "TableName": self.changes,
+                "KeySchema": [{"AttributeName": "filename", "KeyType": "HASH"}],
+                "AttributeDefinitions": strings,
+            },
         ]
         for spec in specs:
             try:
@@ -225,16 +264,30 @@ class DynamoCache(CacheDefaults):
         return item_to_package(found["Item"]) if "Item" in found else None
 
     def all(self, name: str) -> list[Package]:
-        """Through ``name-index``: global indexes have no consistent reads, so this may lag a
-        write by a moment (documented in the README)."""
-        items = self._pages(
-            "query",
-            TableName=self.packages,
-            IndexName="name-index",
-            KeyConditionExpression="#n = :n",
-            ExpressionAttributeNames={"#n": "name"},
-            ExpressionAttributeValues={":n": {"S": name}},
-        )
+        """Through ``name-index``, which has no consistent reads and may lag a write; so the
+        project's summary row (read consistently, just before) is checked against it, and
+        the query asked again (up to ``INDEX_TRIES`` times) while they disagree.
+
+        The row knows the count, the newest file and the latest upload time: a lagging index
+        still answering with the old data of a file replaced in place goes unnoticed (see
+        the README), and an index lagging past the last try is served as it is."""
+        items: list[dict[str, Any]] = []
+        for tries in range(INDEX_TRIES):
+            if tries:
+                time.sleep(INDEX_PAUSE * tries)
+            row = self._summary_row(name)
+            items = list(
+                self._pages(
+                    "query",
+                    TableName=self.packages,
+                    IndexName="name-index",
+                    KeyConditionExpression="#n = :n",
+                    ExpressionAttributeNames={"#n": "name"},
+                    ExpressionAttributeValues={":n": {"S": name}},
+                )
+            )
+            if index_agrees(row, items):
+                break
         return newest_first(item_to_package(item) for item in items)
 
     def all_packages(self) -> list[Package]:
@@ -281,16 +334,41 @@ class DynamoCache(CacheDefaults):
     def _core_key(filename: str) -> dict[str, Any]:
         return {"key": {"S": f"core_metadata:{filename}"}}
 
-    def _bump(self) -> dict[str, Any]:
-        return {
-            "Update": {
-                "TableName": self.meta,
-                "Key": SERIAL,
-                "UpdateExpression": "ADD #v :one",
-                "ExpressionAttributeNames": {"#v": "value"},
-                "ExpressionAttributeValues": {":one": {"N": "1"}},
-            }
+    def _bump(self, generation: int | None = None) -> dict[str, Any]:
+        """ADD 1 to the serial; with a ``generation``, only while it is still the current one."""
+        update: dict[str, Any] = {
+            "TableName": self.meta,
+            "Key": SERIAL,
+            "UpdateExpression": "ADD #v :one",
+            "ExpressionAttributeNames": {"#v": "value"},
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
         }
+        if generation is not None:
+            update["ExpressionAttributeNames"]["#g"] = "generation"
+            if generation:
+                update["ConditionExpression"] = "#g = :g"
+                update["ExpressionAttributeValues"][":g"] = {"N": str(generation)}
+            else:
+                update["ConditionExpression"] = "attribute_not_exists(#g)"
+        return {"Update": update}
+
+    def _current_generation(self) -> int:
+        found = self.client.get_item(TableName=self.meta, Key=SERIAL, ConsistentRead=True)
+        return int(found.get("Item", {}).get("generation", {}).get("N", "0"))
+
+    def _changed(self, filename: str, *, deleted: bool) -> list[dict[str, Any] | None]:
+        """The items that make a write a change a reload can see: the serial's ADD (under the
+        generation noted) and the file's change item. One read of the generation per process
+        until a reload moves it (the write is then cancelled and retried with the new one)."""
+        generation = self.generation  # one read: another thread may reset it meanwhile
+        if generation is None:
+            generation = self.generation = self._current_generation()
+        item = {
+            "filename": {"S": filename},
+            "generation": {"N": str(generation)},
+            "deleted": {"BOOL": deleted},
+        }
+        return [self._bump(generation), {"Put": {"TableName": self.changes, "Item": item}}]
 
     def _unlocked(self) -> dict[str, Any]:
         """Fails while a reload holds the lock (unless its lease has run out)."""
@@ -304,8 +382,11 @@ class DynamoCache(CacheDefaults):
             }
         }
 
-    def _summary_write(self, name: str, old: dict[str, Any] | None, files: list[Package]):
-        """Replace (or drop) the summary row, only if it is still the ``old`` we read."""
+    def _summary_write(
+        self, name: str, old: dict[str, Any] | None, files: list[Package], added: int
+    ):
+        """Replace (or drop) the summary row, only if it is still the ``old`` we read;
+        ``added`` files (1, 0 or -1) move its count (unknown stays unknown)."""
         if old is None:
             condition, values = "attribute_not_exists(#n)", {}
         elif "rev" in old:
@@ -322,7 +403,12 @@ class DynamoCache(CacheDefaults):
             if old is None:
                 return None
             return {"Delete": {"TableName": self.summaries, "Key": {"name": {"S": name}}, **guard}}
-        item = summary_item(name, files, rev)
+        count = None
+        if old is None:
+            count = added
+        elif "count" in old:
+            count = int(old["count"]["N"]) + added
+        item = summary_item(name, files, rev, count)
         return {"Put": {"TableName": self.summaries, "Item": item, **guard}}
 
     def _transact(self, items: list[dict[str, Any] | None]) -> None:
@@ -332,6 +418,7 @@ class DynamoCache(CacheDefaults):
             if exc.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = exc.response.get("CancellationReasons", [])
+            self.generation = None  # perhaps a reload moved it: read it again
             raise Cancelled([r.get("Code", "None") for r in reasons]) from None
 
     def _retrying(self, attempt: Callable[[], None]) -> None:
@@ -350,9 +437,12 @@ class DynamoCache(CacheDefaults):
         )
         return found.get("Item")
 
-    def _files_with(self, name: str, row: dict[str, Any] | None, package: Package):
-        """The project's files after putting ``package``; from the row when it has enough."""
-        if row is not None and "stable_filename" in row and row["stable"]["S"]:
+    def _files_with(
+        self, name: str, row: dict[str, Any] | None, package: Package, existed: bool
+    ) -> list[Package]:
+        """The project's files after putting ``package``; from the row when it has enough
+        (a new file: a replaced one may have been the newest, so its project is read)."""
+        if not existed and row is not None and "stable_filename" in row and row["stable"]["S"]:
             stand_in = Package(
                 name,
                 row["stable"]["S"],
@@ -367,17 +457,23 @@ class DynamoCache(CacheDefaults):
     def _put(self, package: Package, *, exclusive: bool) -> None:
         def attempt() -> None:
             row = self._summary_row(package.name)
+            # Whether the file is new moves the row's count; the put is conditioned on it.
+            existed = not exclusive and self.fetch(package.filename) is not None
             put: dict[str, Any] = {"TableName": self.packages, "Item": package_to_item(package)}
-            if exclusive:
-                put["ConditionExpression"] = "attribute_not_exists(filename)"
+            put["ConditionExpression"] = (
+                "attribute_exists(filename)" if existed else "attribute_not_exists(filename)"
+            )
             try:
                 self._transact(
                     [
                         {"Put": put},
                         self._summary_write(
-                            package.name, row, self._files_with(package.name, row, package)
+                            package.name,
+                            row,
+                            self._files_with(package.name, row, package, existed),
+                            0 if existed else 1,
                         ),
-                        self._bump(),
+                        *self._changed(package.filename, deleted=False),
                         self._unlocked(),
                     ]
                 )
@@ -399,12 +495,20 @@ class DynamoCache(CacheDefaults):
             row = self._summary_row(package.name)
             rest = [p for p in self.all(package.name) if p.filename != package.filename]
             key = {"filename": {"S": package.filename}}
+            existed = self.fetch(package.filename) is not None
+            condition = "attribute_exists(#f)" if existed else "attribute_not_exists(#f)"
+            drop = {
+                "TableName": self.packages,
+                "Key": key,
+                "ConditionExpression": condition,
+                "ExpressionAttributeNames": {"#f": "filename"},
+            }
             self._transact(
                 [
-                    {"Delete": {"TableName": self.packages, "Key": key}},
+                    {"Delete": drop},
                     {"Delete": {"TableName": self.meta, "Key": self._core_key(package.filename)}},
-                    self._summary_write(package.name, row, rest),
-                    self._bump(),
+                    self._summary_write(package.name, row, rest, -1 if existed else 0),
+                    *self._changed(package.filename, deleted=True),
                     self._unlocked(),
                 ]
             )
@@ -516,11 +620,49 @@ class DynamoCache(CacheDefaults):
         stale = [n for n in self.distinct() if n not in by_name]
         self._batch(self.summaries, [{"DeleteRequest": {"Key": {"name": {"S": n}}}} for n in stale])
 
+    def _begin_listing(self) -> int:
+        """Move the reload generation: every write that commits from now on carries it."""
+        answer = self.client.update_item(
+            TableName=self.meta,
+            Key=SERIAL,
+            UpdateExpression="ADD #g :one",
+            ExpressionAttributeNames={"#g": "generation"},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(answer["Attributes"]["generation"]["N"])
+
+    def _keep_recent_writes(self, stored: dict[str, Package], began: int) -> None:
+        """Files written since generation ``began`` take their current record (or stay
+        deleted): the listing may have passed them already. The change items up to
+        ``began`` are dropped after (a later reload moves the generation past them; one of a
+        later generation belongs to a listing still running); the table holds only the
+        writes since the last reload, so this scan is small."""
+        items = list(self._pages("scan", TableName=self.changes, ConsistentRead=True))
+        done = []
+        for item in items:
+            generation = int(item["generation"]["N"])
+            if generation >= began:
+                filename = item["filename"]["S"]
+                current = self.fetch(filename)
+                if current is None:
+                    stored.pop(filename, None)
+                else:
+                    stored[filename] = current
+            if generation <= began:
+                done.append({"DeleteRequest": {"Key": {"filename": item["filename"]}}})
+        self._batch(self.changes, done)
+
     def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int:
-        """Under the lock (writers wait); ``graceful`` diffs instead of emptying the tables."""
+        """Under the lock (writers wait); ``graceful`` diffs instead of emptying the tables.
+
+        Files any process wrote after the listing began keep their current record (or stay
+        deleted), as on SQL and Redis."""
+        began = self._begin_listing()  # before the first file is listed
         stored = {p.filename: p for p in packages}
         owner = self._lock()
         try:
+            self._keep_recent_writes(stored, began)
             if graceful:
                 self._reload_by_diff(stored)
                 return len(stored)

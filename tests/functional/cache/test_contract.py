@@ -467,15 +467,9 @@ def test_state_is_shared_by_every_process(open_cache):
     assert first.state("other") is None
 
 
-def test_writes_of_another_process_while_a_reload_lists_survive_it(request, open_cache):
+def test_writes_of_another_process_while_a_reload_lists_survive_it(open_cache):
     """The reload's listing of storage is older than writes made while it ran: an upload
     it did not see stays, a file deleted after it listed it stays deleted."""
-    if "dynamo" in request.node.callspec.id:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True, reason="DynamoDB replays only the rebuilding process's writes"
-            )
-        )
     reloader, writer = open_cache(), open_cache()
     doomed, kept = package("doomed-1.0.tar.gz", name="doomed"), package("kept-1.0.tar.gz")
     for record in (doomed, kept):

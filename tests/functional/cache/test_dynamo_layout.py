@@ -129,3 +129,35 @@ def test_writers_wait_while_a_reload_holds_the_lock(client, dynamo_namespace):
     cache._unlock(owner)
     writer.join(timeout=30)
     assert cache.fetch(record.filename) == record
+
+
+def test_change_items_note_each_write_and_a_reload_drops_them(client, dynamo_namespace):
+    cache = DynamoCache(client, dynamo_namespace)
+    table = f"{dynamo_namespace}PypicloudChanges"
+    record = Package("pkg", "1.0", "pkg-1.0.tar.gz", WHEN)
+    cache.add(record)
+    cache.delete(Package("pkg", "2.0", "pkg-2.0.tar.gz", WHEN))
+    items = {i["filename"]["S"]: i for i in client.scan(TableName=table)["Items"]}
+    assert {f: i["deleted"]["BOOL"] for f, i in items.items()} == {
+        "pkg-1.0.tar.gz": False,
+        "pkg-2.0.tar.gz": True,
+    }
+    assert cache.reload_from_storage([record]) == 1
+    assert client.scan(TableName=table)["Items"] == []
+    assert cache.serial() == 3  # two writes and the reload; the generation is not the serial
+
+
+def test_a_reload_keeps_the_change_items_of_a_listing_begun_after_its_own(client, dynamo_namespace):
+    reloader, writer = DynamoCache(client, dynamo_namespace), DynamoCache(client, dynamo_namespace)
+    record = Package("pkg", "1.0", "pkg-1.0.tar.gz", WHEN)
+
+    def listing():
+        writer._begin_listing()  # a second rebuild begins listing storage
+        writer.save(record)
+        yield from ()
+
+    assert reloader.reload_from_storage(listing()) == 1  # the write survives the first
+    table = f"{dynamo_namespace}PypicloudChanges"
+    assert [i["filename"]["S"] for i in client.scan(TableName=table)["Items"]] == [
+        record.filename
+    ]  # and the second still sees it
