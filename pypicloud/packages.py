@@ -26,6 +26,7 @@ from pypicloud.audit import Actor, AuditLog, NullAuditLog
 from pypicloud.cache import Cache
 from pypicloud.cache.base import ProjectSummary
 from pypicloud.dists import InvalidDistribution, read_core_metadata, versions_equal
+from pypicloud.locks import KeyLocks
 from pypicloud.metrics import Metrics, MetricsOptions
 from pypicloud.models import Package
 from pypicloud.rebuild import Rebuilder
@@ -142,7 +143,7 @@ class PackageService:
         self._summary: tuple[int, list[ProjectSummary]] | None = None
         self._summary_lock = threading.Lock()
         self.window = ChangeWindow()
-        self.file_locks = StripedLocks()
+        self.file_locks = KeyLocks()
         self.rebuilder = Rebuilder(cache, self._listing, self._reload, on_finish=self._rebuilt)
         self._serial = SerialWatch(cache.serial, options.serial_cache_seconds)
 
@@ -430,16 +431,6 @@ class SerialWatch:
             if generation == self._generation:
                 self._cached = (value, now + self.interval)
         return value
-
-
-class StripedLocks:
-    """A lock per filename, in this process (a fixed set of locks, shared by hash)."""
-
-    def __init__(self, stripes: int = 64) -> None:
-        self._locks = [threading.Lock() for _ in range(stripes)]
-
-    def hold(self, key: str) -> threading.Lock:
-        return self._locks[hash(key) % len(self._locks)]
 
 
 class ChangeWindow:

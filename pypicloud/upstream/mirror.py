@@ -13,12 +13,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from urllib3.exceptions import HTTPError, TimeoutError
 
+from pypicloud.locks import KeyLocks
 from pypicloud.models import Package
 from pypicloud.packages import PackageService
 from pypicloud.uploads import UploadRefused, UploadRequest
@@ -33,35 +31,11 @@ class HashMismatch(UpstreamUnavailable):
     """The upstream's bytes do not match its own page's sha256: nothing was stored."""
 
 
-class KeyedLocks:
-    """One lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, tuple[threading.Lock, int]] = {}
-
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        with self._guard:
-            lock, users = self._locks.get(key, (threading.Lock(), 0))
-            self._locks[key] = (lock, users + 1)
-        try:
-            with lock:
-                yield
-        finally:
-            with self._guard:
-                lock, users = self._locks[key]
-                if users == 1:
-                    del self._locks[key]
-                else:
-                    self._locks[key] = (lock, users - 1)
-
-
 class Mirror:
     def __init__(self, packages: PackageService, client: UpstreamClient) -> None:
         self.packages = packages
         self.client = client
-        self.locks = KeyedLocks()
+        self.locks = KeyLocks()
         #: Files fetched from the upstream, for the figures and the tests.
         self.fetches = 0
 

@@ -41,7 +41,8 @@ from pypicloud.upstream.options import FallbackOptions
 from pypicloud.upstream.parsing import UpstreamFile
 from pypicloud.upstream.policy import FallbackPolicy, is_mirrored
 from pypicloud.versions import sorted_versions
-from pypicloud.views.common import file_url, principals, stable_file_url, upload_time
+from pypicloud.views.common import principals
+from pypicloud.views.simple import file_facts
 
 log = logging.getLogger(__name__)
 
@@ -308,19 +309,7 @@ class Upstream:
 
 
 def _local_facts(request: Request, package: Package) -> dict[str, Any]:
-    url = file_url(request, package)
-    ours = url == stable_file_url(request, package)
-    return {
-        "filename": package.filename,
-        "url": url,
-        "version": package.version,
-        "sha256": package.sha256 or "",
-        "requires_python": package.requires_python,
-        "yanked": package.yanked,
-        "core_metadata": package.core_metadata_sha256 if package.is_wheel and ours else None,
-        "size": package.size,
-        "upload_time": upload_time(package),
-    }
+    return {**file_facts(request, package), "version": package.version}
 
 
 def _project_json(name: str, facts: list[dict[str, Any]]) -> dict[str, Any]:

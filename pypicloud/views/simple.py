@@ -106,7 +106,7 @@ def simple_project(request: Request) -> Response:
 
     def render_page() -> bytes:
         files = services.packages.files(name)
-        facts = [_file_facts(request, p) for p in reversed(files)]  # oldest first
+        facts = [file_facts(request, p) for p in reversed(files)]  # oldest first
         if content_type == SIMPLE_JSON:
             return _json(_project_json(name, files, facts))
         return render(
@@ -129,7 +129,8 @@ def _content_type(request: Request) -> str:
     return content_type
 
 
-def _file_facts(request: Request, package: Package) -> dict:
+def file_facts(request: Request, package: Package) -> dict:
+    """What a project page says of one local file (the fallback's merged pages too)."""
     url = file_url(request, package)
     # PEP 658 puts the metadata at the file URL + ".metadata": only our own URLs can do that
     # (a suffix on a signed storage URL breaks its signature).
