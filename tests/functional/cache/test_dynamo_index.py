@@ -132,6 +132,7 @@ def test_the_page_of_another_server_shows_an_upload_its_index_has_not_seen(
         "db.namespace": dynamo_namespace,
         "db.aws_access_key_id": "testing",
         "db.aws_secret_access_key": "testing",
+        "db.serial_cache_ms": "0",  # the second server sees the first's serial at once
     }
     first, second = make_app(**settings), make_app(**settings)
     upload(first, "gamma", "1.0")
