@@ -2,8 +2,9 @@
 
 One partition per UTC day (hash key ``day``, ``YYYY-MM-DD``) sorted by time (range key
 ``at``, a fixed-width ISO time and a random suffix so two entries of one instant stay two).
-A query walks the days newest first, one Query each, so no index and no Scan is needed to
-read the latest entries. Retention is kept twice: a TTL attribute ``expires`` lets DynamoDB
+A query walks the days newest first, one Query each; the days that hold entries are
+listed by a keys-only Scan at most once an hour per process, so the empty days of the
+window are skipped rather than asked for. Retention is kept twice: a TTL attribute ``expires`` lets DynamoDB
 drop old items on its own, and since moto and DynamoDB Local may never do so, a write also
 deletes the days past the retention, at most once an hour per process.
 """
@@ -52,6 +53,11 @@ class DynamoAuditLog:
         self.options = options or AuditOptions()
         self._next_prune = 0.0
         self._prune_lock = threading.Lock()
+        # The days that held entries as of ``_days_as_of`` (a keys-only Scan, hourly), so a
+        # query skips the empty days of the window instead of asking for each one.
+        self._days: set[str] = set()
+        self._days_as_of: dt.date | None = None
+        self._next_days = 0.0
         self.create_table()
 
     def create_table(self) -> None:
@@ -162,13 +168,37 @@ class DynamoAuditLog:
 
     # -- reading -----------------------------------------------------------------------
 
+    def _known_days(self, today: dt.date) -> tuple[set[str], dt.date | None]:
+        """The days holding entries, and the day they were listed (later days are unknown).
+
+        A day before the listing gets no new entries (writes go to the writer's today), so
+        only the listing's day and later ones (less a day for clocks apart) are always read."""
+        now = time.monotonic()
+        if now >= self._next_days or self._days_as_of is None:
+            days: set[str] = set()
+            pages = self.client.get_paginator("scan").paginate(
+                TableName=self.table,
+                ProjectionExpression="#d",
+                ExpressionAttributeNames={"#d": "day"},
+            )
+            for page in pages:
+                days.update(item["day"]["S"] for item in page.get("Items", []))
+            self._days, self._days_as_of = days, today
+            self._next_days = now + PRUNE_EVERY
+        return self._days, self._days_as_of
+
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         today = now_utc()
         floor = query.since or self.options.cutoff(today) or today - dt.timedelta(days=MAX_DAYS)
         found: list[AuditEntry] = []
         day = today.astimezone(dt.UTC).date()
         last = floor.astimezone(dt.UTC).date()
+        days, as_of = self._known_days(day)
+        always = as_of - dt.timedelta(days=1) if as_of is not None else last
         while day >= last and len(found) < query.limit:
+            if day < always and day.isoformat() not in days:
+                day -= dt.timedelta(days=1)
+                continue
             condition = "#d = :day"
             names = {"#d": "day"}
             values = {":day": {"S": day.isoformat()}}

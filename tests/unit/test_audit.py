@@ -202,3 +202,19 @@ def test_a_failing_dynamo_store_never_fails_the_change(moto_endpoint, dynamo_nam
     client.delete_table(TableName=log.table)
     log.record("upload", target="f.whl")
     assert "could not record upload of f.whl" in caplog.text
+
+
+def test_a_dynamo_query_skips_the_empty_days(moto_endpoint, dynamo_namespace):
+    """The walk over the retention asks only for the days that hold entries (and today)."""
+    from pypicloud.audit_dynamo import DynamoAuditLog
+    from tests.fixtures.caches import dynamo_client
+
+    client = dynamo_client(moto_endpoint)
+    log = DynamoAuditLog(client, dynamo_namespace, AuditOptions(retention_days=365))
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(days=200)
+    client.put_item(TableName=log.table, Item=_dynamo_item(earlier, "old", action="x"))
+    log.record("upload")
+    calls: list[str] = []
+    client.meta.events.register("before-call.dynamodb.Query", lambda **kw: calls.append("q"))
+    assert [e.actor for e in log.query(AuditQuery())] == ["system", "old"]
+    assert len(calls) <= 3  # today, yesterday, and the day 200 days ago; not 366
