@@ -4,9 +4,10 @@ One partition per UTC day (hash key ``day``, ``YYYY-MM-DD``) sorted by time (ran
 ``at``, a fixed-width ISO time and a random suffix so two entries of one instant stay two).
 A query walks the days newest first, one Query each; the days that hold entries are
 listed by a keys-only Scan at most once an hour per process, so the empty days of the
-window are skipped rather than asked for. Retention is kept twice: a TTL attribute ``expires`` lets DynamoDB
-drop old items on its own, and since moto and DynamoDB Local may never do so, a write also
-deletes the days past the retention, at most once an hour per process.
+window are skipped rather than asked for. Retention is kept twice: a TTL attribute
+``expires`` lets DynamoDB drop old items on its own, and since moto and DynamoDB Local may
+never do so, a write also deletes the days past the retention, at most once an hour per
+process.
 """
 
 from __future__ import annotations
