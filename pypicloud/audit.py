@@ -8,8 +8,9 @@ duration of a request. Outside a request (start-up, ``ppc-*`` commands) the acto
 ``system``. A secret (password, token) is never part of an entry.
 
 Where entries are kept depends on the package database (``pypi.db``): a table beside the
-packages for ``sql`` (pypicloud/audit_sql.py), a sorted set for ``redis``; DynamoDB keeps
-none yet (``NullAuditLog``, and a warning at start-up).
+packages for ``sql`` (pypicloud/audit_sql.py), a sorted set for ``redis``, a table of
+its own for ``dynamo`` (pypicloud/audit_dynamo.py). Any other database keeps none
+(``NullAuditLog``, and a warning at start-up).
 """
 
 from __future__ import annotations
@@ -222,6 +223,11 @@ def audit_from_settings(settings: Settings, cache: object) -> AuditLog:
         from pypicloud.audit_redis import RedisAuditLog
 
         return RedisAuditLog(cache.client, cache.prefix, options)
+    dynamo_module = sys.modules.get("pypicloud.cache.dynamo")
+    if dynamo_module is not None and isinstance(cache, dynamo_module.DynamoCache):
+        from pypicloud.audit_dynamo import DynamoAuditLog
+
+        return DynamoAuditLog(cache.client, cache.namespace, options)
     log.warning(
         "the package database (%s) keeps no audit log: state changes are not recorded",
         type(cache).__name__,

@@ -150,6 +150,26 @@ def fresh_rev() -> int:
     return uuid.uuid4().int >> 72
 
 
+def ensure_table(client: Any, spec: dict[str, Any]) -> bool:
+    """Create the table ``spec`` describes (PAY_PER_REQUEST) unless it exists; whether this
+    call created it. Another server may race us to it: its table is as good as ours."""
+    try:
+        client.describe_table(TableName=spec["TableName"])
+        return False
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+    created = True
+    try:
+        client.create_table(BillingMode="PAY_PER_REQUEST", **spec)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+        created = False
+    client.get_waiter("table_exists").wait(TableName=spec["TableName"])
+    return created
+
+
 class Cancelled(Exception):
     """A transaction was cancelled; ``reasons`` has one code per item ("None" when fine)."""
 
@@ -165,6 +185,7 @@ class DynamoCache(CacheDefaults):
 
     def __init__(self, client: Any, namespace: str = "", tablenames: list[str] | None = None):
         self.client = client
+        self.namespace = namespace  # the audit log's table is named with it too
         packages, summaries = tablenames or ["DynamoPackage", "PackageSummary"]
         self.packages = namespace + packages
         self.summaries = namespace + summaries
@@ -238,18 +259,7 @@ class DynamoCache(CacheDefaults):
             },
         ]
         for spec in specs:
-            try:
-                self.client.describe_table(TableName=spec["TableName"])
-                continue
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-                    raise
-            try:
-                self.client.create_table(BillingMode="PAY_PER_REQUEST", **spec)
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ResourceInUseException":
-                    raise
-            self.client.get_waiter("table_exists").wait(TableName=spec["TableName"])
+            ensure_table(self.client, spec)
 
     # -- reading -----------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""The audit log's parts: the acting user, queries, retention on SQL and Redis."""
+"""The audit log's parts: the acting user, queries, retention on SQL, Redis and DynamoDB."""
 
 from __future__ import annotations
 
@@ -134,3 +134,87 @@ def test_redis_log_records_queries_and_prunes(redis_url, redis_prefix):
     client.zadd(log.key, {'{"actor":"old","action":"upload"}': OLD.timestamp()})
     assert log.prune() == 1
     client.close()
+
+
+def _dynamo_item(when: dt.datetime, actor: str, **fields: str) -> dict:
+    from pypicloud.audit_dynamo import _at, _day
+
+    item = {"day": {"S": _day(when)}, "at": {"S": f"{_at(when)}#0"}, "actor": {"S": actor}}
+    return item | {name: {"S": value} for name, value in fields.items()}
+
+
+def test_dynamo_log_records_queries_and_prunes(moto_endpoint, dynamo_namespace):
+    from pypicloud.audit_dynamo import DynamoAuditLog
+    from tests.fixtures.caches import dynamo_client
+
+    client = dynamo_client(moto_endpoint)
+    log = DynamoAuditLog(client, dynamo_namespace, AuditOptions(retention_days=30))
+    ttl = client.describe_time_to_live(TableName=log.table)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires")
+    old = _dynamo_item(OLD.replace(tzinfo=dt.UTC), "old", action="upload")
+    client.put_item(TableName=log.table, Item=old)
+    yesterday = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    client.put_item(
+        TableName=log.table, Item=_dynamo_item(yesterday, "eve", action="delete", project="beta")
+    )
+    for n in range(3):
+        log.record("upload", project="alpha", target=f"f{n}", actor=Actor("bob", "t1", "::1"))
+        log.record("upload", project="alpha", target=f"f{n}", actor=Actor("bob"))  # twice
+    assert [e.target for e in log.query(AuditQuery(limit=3))] == ["f2", "f2", "f1"]
+    assert len(log.query(AuditQuery(user="bob"))) == 6
+    assert [e.actor for e in log.query(AuditQuery(project="beta"))] == ["eve"]
+    assert [e.actor for e in log.query(AuditQuery(action="delete"))] == ["eve"]
+    assert log.query(AuditQuery())[-1].actor == "eve"  # newest first, across days
+    assert len(log.query(AuditQuery(since=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)))) == 6
+    latest, before = log.query(AuditQuery(limit=2))
+    assert (latest.token_id, latest.address, before.token_id, before.address) == (
+        (None, None, "t1", "::1")
+    )
+    items = client.scan(TableName=log.table)["Items"]
+    assert "old" not in {item["actor"]["S"] for item in items}  # pruned by the first write
+    expires = {int(item["expires"]["N"]) for item in items if "expires" in item}
+    month = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).timestamp()
+    assert len(expires) >= 1 and all(abs(e - month) < 120 for e in expires)
+    client.put_item(TableName=log.table, Item=old)
+    assert log.prune() == 1
+
+
+def test_dynamo_log_keeps_forever_at_zero(moto_endpoint, dynamo_namespace):
+    from pypicloud.audit_dynamo import DynamoAuditLog
+    from tests.fixtures.caches import dynamo_client
+
+    client = dynamo_client(moto_endpoint)
+    forever = DynamoAuditLog(client, dynamo_namespace, AuditOptions(retention_days=0))
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=300)
+    client.put_item(TableName=forever.table, Item=_dynamo_item(long_ago, "old", action="x"))
+    forever.record("upload")
+    assert forever.prune() == 0
+    assert [e.actor for e in forever.query(AuditQuery())] == ["system", "old"]
+    assert all("expires" not in item for item in client.scan(TableName=forever.table)["Items"])
+
+
+def test_a_failing_dynamo_store_never_fails_the_change(moto_endpoint, dynamo_namespace, caplog):
+    from pypicloud.audit_dynamo import DynamoAuditLog
+    from tests.fixtures.caches import dynamo_client
+
+    client = dynamo_client(moto_endpoint)
+    log = DynamoAuditLog(client, dynamo_namespace)
+    client.delete_table(TableName=log.table)
+    log.record("upload", target="f.whl")
+    assert "could not record upload of f.whl" in caplog.text
+
+
+def test_a_dynamo_query_skips_the_empty_days(moto_endpoint, dynamo_namespace):
+    """The walk over the retention asks only for the days that hold entries (and today)."""
+    from pypicloud.audit_dynamo import DynamoAuditLog
+    from tests.fixtures.caches import dynamo_client
+
+    client = dynamo_client(moto_endpoint)
+    log = DynamoAuditLog(client, dynamo_namespace, AuditOptions(retention_days=365))
+    earlier = dt.datetime.now(dt.UTC) - dt.timedelta(days=200)
+    client.put_item(TableName=log.table, Item=_dynamo_item(earlier, "old", action="x"))
+    log.record("upload")
+    calls: list[str] = []
+    client.meta.events.register("before-call.dynamodb.Query", lambda **kw: calls.append("q"))
+    assert [e.actor for e in log.query(AuditQuery())] == ["system", "old"]
+    assert len(calls) <= 3  # today, yesterday, and the day 200 days ago; not 366

@@ -1,7 +1,7 @@
 """Each audited action performed through the app, then found in GET /admin/audit.
 
-The package database is SQLite and PostgreSQL (the ``pypicloud_audit`` table), and Redis
-(a sorted set); DynamoDB keeps no audit log yet (a strict xfail).
+The package database is SQLite and PostgreSQL (the ``pypicloud_audit`` table), Redis
+(a sorted set) and DynamoDB (a table of days).
 """
 
 from __future__ import annotations
@@ -184,12 +184,20 @@ def test_redis_keeps_the_audit_log(make_app, redis_db_settings):  # noqa: F811
     assert [e["target"] for e in only["entries"]] == [WHEEL]
 
 
-@pytest.mark.xfail(strict=True, reason="DynamoDB keeps no audit log yet (README: limits)")
 def test_dynamo_keeps_the_audit_log(make_app, dynamo_db_settings):  # noqa: F811
     app = make_app(**dynamo_db_settings)
+    app.extra_environ = {"REMOTE_ADDR": ADDRESS}
     upload(app, "alpha", "1.0")
+    app.delete(f"/api/package/alpha/{WHEEL}", headers=auth("bob"))
     found = app.get("/admin/audit", headers=auth("alice")).json
-    assert [e["action"] for e in found["entries"]] == ["upload"]
+    assert found["stored"] is True
+    assert [(e["action"], e["actor"], e["address"]) for e in found["entries"]] == [
+        ("delete", "bob", ADDRESS),
+        ("upload", "bob", ADDRESS),
+        ("rebuild", "system", None),  # at start-up
+    ]
+    only = app.get("/admin/audit", params={"action": "upload"}, headers=auth("alice")).json
+    assert [e["target"] for e in only["entries"]] == [WHEEL]
 
 
 def test_digest_only_detail(audited):
