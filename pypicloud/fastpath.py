@@ -211,6 +211,7 @@ class FastPath:
     # -- files -------------------------------------------------------------------------
 
     def _file(self, request: Request, name: str, filename: str) -> Response:
+        from pypicloud.views.errors import drop_malformed_range
         from pypicloud.views.files import METADATA_SUFFIX, download
 
         environ = request.environ
@@ -226,6 +227,7 @@ class FastPath:
                 return self.handler(request)  # the 404, from the view
             self.store.put(serial, key, package, 512)
         environ[ROUTE_KEY] = "api_file"
+        drop_malformed_range(request)  # NewRequest subscribers do not run on this path
         return download(request, package)
 
 

@@ -30,6 +30,7 @@ from pyramid.response import Response
 
 from pypicloud.audit import Actor, acting
 from pypicloud.metrics import Metrics
+from pypicloud.views.errors import drop_malformed_range
 
 OBSERVE = "pypicloud.tweens.observe_tween_factory"
 ROUTE_KEY = "pypicloud.route"
@@ -73,6 +74,7 @@ def observe_tween_factory(handler: Handler, registry: Registry) -> Handler:
                 )
                 raise
             if response.conditional_response:
+                drop_malformed_range(request)  # as the view's NewRequest subscriber does
                 # WebOb turns it into a 206, 304 or 416 only when the server calls it: do
                 # that now, so the status counted is the one sent (Range, If-None-Match).
                 response = request.get_response(response)

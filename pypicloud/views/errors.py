@@ -60,10 +60,15 @@ def refuse_undecodable_urls(event: NewRequest) -> None:
 def ignore_malformed_ranges(event: NewRequest) -> None:
     """A ``Range`` header WebOb cannot parse (``bytes=-``) is ignored, as RFC 9110 allows:
     the whole file, not the 500 WebOb's conditional response would raise."""
+    drop_malformed_range(event.request)
+
+
+def drop_malformed_range(request: Request) -> None:
+    """Also called by the tweens that answer or resolve responses before routing."""
     try:
-        event.request.range  # noqa: B018 (parsing is the check)
+        request.range  # noqa: B018 (parsing is the check)
     except ValueError:
-        event.request.environ.pop("HTTP_RANGE", None)
+        request.environ.pop("HTTP_RANGE", None)
 
 
 @exception_view_config(HTTPError)

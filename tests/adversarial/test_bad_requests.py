@@ -243,7 +243,7 @@ def test_huge_headers_over_the_wire(live_server):
         assert response.status < 500 or response.status == 431, response.status
         assert_no_stack_trace(body)
     connection = server.connection()
-    connection.request("GET", "/health")
+    connection.request("GET", "/health/live")
     assert connection.getresponse().status == 200  # still serving
 
 

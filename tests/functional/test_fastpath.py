@@ -220,3 +220,14 @@ def test_upstream_pages_are_never_kept_by_serial(make_app, static_index):
     static_index.add("public-dep", "2.0")  # the upstream changes; our serial does not
     second = app.get("/simple/public-dep/", headers=auth("bob"))
     assert not fast(second) and "public_dep-2.0" in second.text
+
+
+def test_a_malformed_range_on_the_fast_path_serves_the_whole_file(make_app):
+    """NewRequest subscribers (which drop a malformed Range) do not run on the fast path."""
+    app = make_app(**{"pypi.metrics": "off"})
+    upload(app, "alpha", "1.0")
+    url = f"/api/package/alpha/{wheel_name('alpha', '1.0')}"
+    app.get(url, headers=auth("bob"))
+    whole = app.get(url, headers={**auth("bob"), "Range": "bytes=-"})
+    assert fast(whole) and whole.status_int == 200
+    assert whole.body == wheel_bytes("alpha", "1.0")
