@@ -31,6 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pypicloud.audit import Actor, AuditEntry, AuditOptions, AuditQuery, current_actor, now_utc
 from pypicloud.schema import migrate
+from pypicloud.sqlengine import begin_write
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class SQLAuditLog:
             "detail": _clip(detail, 2000),
         }
         try:
-            with self.engine.begin() as conn:
+            with begin_write(self.engine) as conn:
                 conn.execute(insert(audit_table).values(**row))
         except SQLAlchemyError:
             log.exception("could not record %s of %s in the audit log", action, target or project)
@@ -129,7 +130,7 @@ class SQLAuditLog:
         cutoff = self.options.cutoff(now or now_utc())
         if cutoff is None:
             return 0
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             return conn.execute(
                 delete(audit_table).where(audit_table.c.at < _naive(cutoff))
             ).rowcount
