@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-import time
 
 from sqlalchemy import (
     BigInteger,
@@ -29,7 +27,15 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from pypicloud.audit import Actor, AuditEntry, AuditOptions, AuditQuery, current_actor, now_utc
+from pypicloud.audit import (
+    Actor,
+    AuditEntry,
+    AuditOptions,
+    AuditQuery,
+    PruneSchedule,
+    current_actor,
+    now_utc,
+)
 from pypicloud.schema import migrate
 from pypicloud.sqlengine import begin_write
 
@@ -83,8 +89,7 @@ class SQLAuditLog:
         self.engine = engine
         self.options = options or AuditOptions()
         migrate(engine, "audit", STEPS)
-        self._next_prune = 0.0
-        self._prune_lock = threading.Lock()
+        self._schedule = PruneSchedule(self.prune, (SQLAlchemyError,), PRUNE_EVERY)
 
     def record(
         self,
@@ -112,18 +117,7 @@ class SQLAuditLog:
         except SQLAlchemyError:
             log.exception("could not record %s of %s in the audit log", action, target or project)
             return
-        self._maybe_prune()
-
-    def _maybe_prune(self) -> None:
-        now = time.monotonic()
-        with self._prune_lock:
-            if now < self._next_prune:
-                return
-            self._next_prune = now + PRUNE_EVERY
-        try:
-            self.prune()
-        except SQLAlchemyError:
-            log.exception("could not delete old audit entries")
+        self._schedule.maybe_prune()
 
     def prune(self, now: dt.datetime | None = None) -> int:
         """Delete the entries older than the retention; how many went."""
