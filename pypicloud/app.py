@@ -12,6 +12,7 @@ from pypicloud.accounts import AccountOptions, AccountService, tokens_from
 from pypicloud.audit import AuditLog, NullAuditLog, audit_from_settings
 from pypicloud.cache import Cache, cache_from_settings
 from pypicloud.metrics import Metrics, MetricsOptions
+from pypicloud.attestation_verify import AttestationVerifier
 from pypicloud.packages import PackageOptions, PackageService
 from pypicloud.pages import PageCache
 from pypicloud.security import Authenticator, CredentialCache, SecurityPolicy
@@ -76,7 +77,12 @@ class Services:
         access = Access.from_settings(settings)
         tokens: TokenStore = tokens_from(access.backend, cache) or NoTokens()
         packages = PackageService(
-            storage, cache, PackageOptions.from_settings(settings), audit=audit, metrics=metrics
+            storage,
+            cache,
+            PackageOptions.from_settings(settings),
+            audit=audit,
+            metrics=metrics,
+            verifier=AttestationVerifier.from_settings(settings),
         )
         ttl = settings.int("auth.cache_seconds", 60, minimum=0)
         authenticator = Authenticator(
