@@ -9,10 +9,10 @@ from pypicloud.access import Access
 from pypicloud.access.base import MutableAccess, unknown_users
 from pypicloud.access.passwords import PasswordHasher
 from pypicloud.accounts import AccountOptions, AccountService, tokens_from
+from pypicloud.attestation_verify import AttestationVerifier
 from pypicloud.audit import AuditLog, NullAuditLog, audit_from_settings
 from pypicloud.cache import Cache, cache_from_settings
 from pypicloud.metrics import Metrics, MetricsOptions
-from pypicloud.attestation_verify import AttestationVerifier
 from pypicloud.packages import PackageOptions, PackageService
 from pypicloud.pages import PageCache
 from pypicloud.security import Authenticator, CredentialCache, SecurityPolicy
@@ -40,8 +40,7 @@ class ServerOptions:
         return cls(
             realm=settings.str("pypi.realm", "pypi") or "pypi",
             cache_max_age=settings.int("pyramid.cache_max_age", 0, minimum=0) or 0,
-            index_max_age=settings.int("pypi.index_max_age", cls.index_max_age, minimum=0)
-            or 0,
+            index_max_age=settings.int("pypi.index_max_age", cls.index_max_age, minimum=0) or 0,
             index_stale_while_revalidate=settings.int(
                 "pypi.index_stale_while_revalidate", cls.index_stale_while_revalidate, minimum=0
             )

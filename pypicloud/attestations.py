@@ -120,13 +120,14 @@ def check_subjects(
                 f"Invalid attestation {index}: the statement must have exactly one subject"
             )
         subject = subjects[0] if isinstance(subjects[0], dict) else {}
-        digest = subject.get("digest") if isinstance(subject.get("digest"), dict) else {}
+        digest = subject.get("digest")
+        sent_sha256 = digest.get("sha256", "") if isinstance(digest, dict) else ""
         if subject.get("name") != filename:
             raise AttestationRefused(
                 f"Invalid attestation {index}: its subject is {subject.get('name')!r}, "
                 f"not the uploaded file {filename!r}"
             )
-        if str(digest.get("sha256", "")).lower() != sha256:
+        if str(sent_sha256).lower() != sha256:
             raise AttestationRefused(
                 f"Invalid attestation {index}: its subject's sha256 does not match "
                 f"the uploaded file's"
@@ -168,13 +169,11 @@ def publisher_of(attestation: Attestation) -> dict[str, Any]:
         if issuer == GITLAB_ISSUER and repository and config:
             path = _path_of(config).split("@", 1)[0]
             filepath = path[len(repository) :].lstrip("/") if path.startswith(repository) else path
-            return GitLabPublisher(
-                repository=repository, workflow_filepath=filepath
-            ).model_dump(mode="json", exclude_none=True)
-        if issuer == GOOGLE_ISSUER and claims.get("email"):
-            return GooglePublisher(email=claims["email"]).model_dump(
+            return GitLabPublisher(repository=repository, workflow_filepath=filepath).model_dump(
                 mode="json", exclude_none=True
             )
+        if issuer == GOOGLE_ISSUER and claims.get("email"):
+            return GooglePublisher(email=claims["email"]).model_dump(mode="json", exclude_none=True)
     except ValidationError:
         pass
     return {"kind": issuer or "unknown", "claims": claims}
@@ -184,9 +183,7 @@ def certificate_claims(attestation: Attestation) -> dict[str, str]:
     """Issuer, repository, workflow and e-mail from the signing certificate, when present."""
     try:
         fulcio = attestation.certificate_claims  # by dotted OID
-        certificate = x509.load_der_x509_certificate(
-            attestation.verification_material.certificate
-        )
+        certificate = x509.load_der_x509_certificate(attestation.verification_material.certificate)
     except ValueError:
         return {}
     claims = {

@@ -317,7 +317,9 @@ class PackageService:
             else:
                 self.storage.save_provenance(package, document)
         except Exception:
-            log.exception("provenance write failed for %s; removing the stored file", package.filename)
+            log.exception(
+                "provenance write failed for %s; removing the stored file", package.filename
+            )
             self.storage.delete(package)
             raise
 

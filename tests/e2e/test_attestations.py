@@ -41,8 +41,7 @@ def check_provenance(server: Server, project: str, dists: list[Path], kinds: int
         [bundle] = json.loads(document)["attestation_bundles"]
         assert bundle["publisher"]["kind"] == "GitHub"
         statements = [
-            json.loads(base64.b64decode(a["envelope"]["statement"]))
-            for a in bundle["attestations"]
+            json.loads(base64.b64decode(a["envelope"]["statement"])) for a in bundle["attestations"]
         ]
         assert len(statements) == kinds
         for statement in statements:

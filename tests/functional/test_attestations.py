@@ -56,7 +56,9 @@ def stored_provenance(app):
 
 def test_upload_serve_rebuild_delete(make_app, backend_settings, tmp_path):
     app = make_app(**backend_settings)
-    upload_attested(app, attestation(WHEEL, SHA256), attestation(WHEEL, SHA256, predicate_type=SLSA_V1))
+    upload_attested(
+        app, attestation(WHEEL, SHA256), attestation(WHEEL, SHA256, predicate_type=SLSA_V1)
+    )
 
     [entry] = project_json(app)["files"]
     assert entry["provenance"] == f"http://localhost{PROVENANCE_PATH}"
@@ -67,7 +69,9 @@ def test_upload_serve_rebuild_delete(make_app, backend_settings, tmp_path):
     assert response.content_type == PROVENANCE_CONTENT_TYPE
     provenance = Provenance.model_validate_json(response.body)
     [bundle] = provenance.attestation_bundles
-    assert [a.statement["subject"][0]["digest"]["sha256"] for a in bundle.attestations] == [SHA256] * 2
+    assert [a.statement["subject"][0]["digest"]["sha256"] for a in bundle.attestations] == [
+        SHA256
+    ] * 2
     record = app.app.registry.services.cache.fetch(WHEEL)
     assert record.provenance_sha256 == hashlib.sha256(response.body).hexdigest()
 
@@ -101,8 +105,10 @@ def test_a_mismatch_is_400_and_nothing_is_stored(make_app, backend_settings, ite
 
 
 def test_a_malformed_field_is_400_and_nothing_is_stored(app):
-    response = upload(app, NAME, VERSION, content=BODY, fields={"attestations": "{oops"}, status=400)
-    assert "400 Invalid attestations: not a JSON array" == response.status
+    response = upload(
+        app, NAME, VERSION, content=BODY, fields={"attestations": "{oops"}, status=400
+    )
+    assert response.status == "400 Invalid attestations: not a JSON array"
     assert app.app.registry.services.cache.distinct() == []
     assert list(app.app.registry.services.storage.list()) == []
 
@@ -173,3 +179,52 @@ def test_the_provenance_document_is_what_the_json_announces(app):
     document = json.loads(app.get(url.replace("http://localhost", ""), headers=auth("bob")).body)
     assert document["version"] == 1
     assert document["attestation_bundles"][0]["publisher"]["kind"] == "GitHub"
+
+
+# -- signature verification (pypi.attestations_verify), all offline ---------------------
+
+
+def test_verification_refuses_a_signature_sigstore_did_not_certify(make_app):
+    """Sigstore's public trust root, as sigstore-python ships it, read offline: our
+    self-signed certificate does not chain to it."""
+    app = make_app(**{"pypi.attestations_verify": "true"})
+    response = upload_attested(app, status=400)
+    assert "Invalid attestation 0: signature verification failed" in response.status
+    assert list(app.app.registry.services.storage.list()) == []
+    assert app.app.registry.services.cache.distinct() == []
+
+
+def test_verification_refuses_an_issuer_not_accepted(make_app):
+    app = make_app(**{"pypi.attestations_verify": "true"})
+    other = attestation(WHEEL, SHA256, issuer="https://ci.corp.example")
+    response = upload_attested(app, other, status=400)
+    assert "not one of pypi.attestations_issuers" in response.status
+    assert app.app.registry.services.cache.distinct() == []
+
+
+def test_an_issuer_may_be_accepted_by_setting(make_app):
+    app = make_app(
+        **{
+            "pypi.attestations_verify": "true",
+            "pypi.attestations_issuers": "https://ci.corp.example",
+        }
+    )
+    other = attestation(WHEEL, SHA256, issuer="https://ci.corp.example")
+    response = upload_attested(app, other, status=400)  # accepted issuer, still unsigned
+    assert "signature verification failed" in response.status
+
+
+def test_a_trust_root_that_cannot_be_loaded_never_breaks_an_upload(make_app, tmp_path, caplog):
+    broken = tmp_path / "trusted_root.json"
+    broken.write_text("{}")  # readable (start-up is fine), but not a trust root
+    app = make_app(
+        **{"pypi.attestations_verify": "true", "pypi.attestations_trusted_root": str(broken)}
+    )
+    upload_attested(app)  # stored, unverified
+    assert project_json(app)["files"][0]["provenance"].endswith(PROVENANCE_PATH)
+    assert "stored unverified: cannot load the Sigstore trust root" in caplog.text
+
+
+def test_verification_is_off_by_default(app):
+    assert app.app.registry.services.packages.verifier is None
+    upload_attested(app)

@@ -33,7 +33,9 @@ def refusal(raw: str, filename: str = FILENAME, sha256: str = SHA256) -> str:
 
 
 def test_a_matching_attestation_becomes_a_provenance_object_pypi_attestations_reads():
-    document = checked(attestation(FILENAME, SHA256), attestation(FILENAME, SHA256, predicate_type=SLSA_V1))
+    document = checked(
+        attestation(FILENAME, SHA256), attestation(FILENAME, SHA256, predicate_type=SLSA_V1)
+    )
     provenance = Provenance.model_validate_json(document)
     (bundle,) = provenance.attestation_bundles  # one publisher: both grouped together
     assert bundle.publisher.kind == "GitHub"
@@ -113,7 +115,9 @@ def test_a_model_violation_names_the_attestation_and_the_field():
 
 
 def test_too_many_attestations_are_refused():
-    items = [attestation(FILENAME, SHA256, predicate_type=f"t{i}") for i in range(MAX_ATTESTATIONS + 1)]
+    items = [
+        attestation(FILENAME, SHA256, predicate_type=f"t{i}") for i in range(MAX_ATTESTATIONS + 1)
+    ]
     assert f"at most {MAX_ATTESTATIONS}" in refusal(field(*items))
 
 

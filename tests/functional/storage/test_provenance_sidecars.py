@@ -13,7 +13,17 @@ from tests.functional.storage.test_contract import BACKENDS, make_package
 DOCUMENT = b'{"version":1,"attestation_bundles":[]}'
 #: The original pypicloud's dist extensions (distlib's source and binary extensions): a
 #: metadata-less object whose name ends otherwise is skipped by its listing.
-ORIGINAL_EXTENSIONS = (".tar.gz", ".tar.bz2", ".tar", ".zip", ".tgz", ".tbz", ".whl", ".egg", ".exe")
+ORIGINAL_EXTENSIONS = (
+    ".tar.gz",
+    ".tar.bz2",
+    ".tar",
+    ".zip",
+    ".tgz",
+    ".tbz",
+    ".whl",
+    ".egg",
+    ".exe",
+)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -49,7 +59,11 @@ def test_file_sidecar_ends_in_meta_so_the_original_skips_it(file_storage):
     stored = file_storage.upload(make_package(), io.BytesIO(b"hello"))
     file_storage.save_provenance(stored, DOCUMENT)
     names = sorted(p.name for p in file_storage.path_for(stored).parent.iterdir())
-    assert names == [stored.filename, stored.filename + ".meta", stored.filename + ".provenance.meta"]
+    assert names == [
+        stored.filename,
+        stored.filename + ".meta",
+        stored.filename + ".provenance.meta",
+    ]
     # The original lists every file of a version directory but those ending in .meta.
     assert [n for n in names if not n.endswith(".meta")] == [stored.filename]
 
