@@ -11,13 +11,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.attestations import SLSA_V1, write_attestation
 from tests.dists import write_dists
-from tests.e2e.conftest import Server, run
-from tests.e2e.test_clients import twine_upload
-from tests.functional.conftest import PASSWORD, auth
-from tests.tools import venv_tool
+from tests.e2e.conftest import Server
+from tests.e2e.test_clients import twine_upload, uv_publish
+from tests.functional.conftest import auth
 
+pytestmark = pytest.mark.e2e
 JSON = "application/vnd.pypi.simple.v1+json"
 
 
@@ -80,20 +82,3 @@ def test_a_mismatched_attestation_is_refused_and_nothing_is_stored(server, tmp_p
     except urllib.error.HTTPError as exc:
         assert exc.code == 404
     assert not any((server.root / "packages").glob("**/*.whl*"))
-
-
-def uv_publish(server: Server, files: list[Path]) -> None:
-    run(
-        [
-            venv_tool("uv"),
-            "publish",
-            "--no-cache",
-            "--publish-url",
-            f"{server.url}/simple/",
-            "-u",
-            "bob",
-            "-p",
-            PASSWORD,
-            *map(str, files),
-        ]
-    )
