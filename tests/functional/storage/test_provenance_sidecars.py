@@ -77,3 +77,17 @@ def test_s3_sidecar_has_no_package_metadata_and_no_dist_name(s3_storage, s3_clie
     assert not {"name", "version"} & set(head["Metadata"])
     assert not key.endswith(ORIGINAL_EXTENSIONS)
     assert head["ContentType"] == "application/vnd.pypi.integrity.v1+json"
+
+
+def test_s3_list_does_not_even_head_the_sidecar(s3_storage):
+    """Skipped by its name: a rebuild spends no request on it."""
+    stored = s3_storage.upload(make_package(), io.BytesIO(b"hello"))
+    s3_storage.save_provenance(stored, DOCUMENT)
+    heads: list[str] = []
+
+    def record(params, **_kwargs):
+        heads.append(params["Key"])
+
+    s3_storage.client.meta.events.register("before-parameter-build.s3.HeadObject", record)
+    assert [p.filename for p in s3_storage.list()] == [stored.filename]
+    assert heads == [s3_storage.key_for(stored)]
