@@ -228,3 +228,16 @@ def test_a_trust_root_that_cannot_be_loaded_never_breaks_an_upload(make_app, tmp
 def test_verification_is_off_by_default(app):
     assert app.app.registry.services.packages.verifier is None
     upload_attested(app)
+
+
+def test_a_failed_provenance_write_leaves_nothing_stored(app, monkeypatch):
+    storage = app.app.registry.services.storage
+
+    def broken(package, document):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(storage, "save_provenance", broken)
+    with pytest.raises(OSError):
+        upload_attested(app)
+    assert list(storage.list()) == []
+    assert app.app.registry.services.cache.fetch(WHEEL) is None
