@@ -9,6 +9,7 @@ from pypicloud.access import Access
 from pypicloud.access.base import MutableAccess, unknown_users
 from pypicloud.access.passwords import PasswordHasher
 from pypicloud.accounts import AccountOptions, AccountService, tokens_from
+from pypicloud.attestation_verify import AttestationVerifier
 from pypicloud.audit import AuditLog, NullAuditLog, audit_from_settings
 from pypicloud.cache import Cache, cache_from_settings
 from pypicloud.metrics import Metrics, MetricsOptions
@@ -75,7 +76,12 @@ class Services:
         access = Access.from_settings(settings)
         tokens: TokenStore = tokens_from(access.backend, cache) or NoTokens()
         packages = PackageService(
-            storage, cache, PackageOptions.from_settings(settings), audit=audit, metrics=metrics
+            storage,
+            cache,
+            PackageOptions.from_settings(settings),
+            audit=audit,
+            metrics=metrics,
+            verifier=AttestationVerifier.from_settings(settings),
         )
         ttl = settings.int("auth.cache_seconds", 60, minimum=0)
         authenticator = Authenticator(

@@ -20,6 +20,7 @@ STORED_KEYS = (
     "yanked_reason",
     "core_metadata_sha256",
     "size",
+    "provenance_sha256",  # the file has a stored provenance object (PEP 740): its sha256
 )
 
 
@@ -69,6 +70,10 @@ class Package:
     @property
     def core_metadata_sha256(self) -> str | None:
         return self.data.get("core_metadata_sha256") or None
+
+    @property
+    def provenance_sha256(self) -> str | None:
+        return self.data.get("provenance_sha256") or None
 
     @property
     def size(self) -> int | None:

@@ -22,6 +22,7 @@ from typing import IO, BinaryIO
 from packaging.utils import canonicalize_name
 
 from pypicloud.access.base import group_principal
+from pypicloud.attestation_verify import AttestationVerifier
 from pypicloud.audit import Actor, AuditLog, NullAuditLog
 from pypicloud.cache import Cache
 from pypicloud.cache.base import ProjectSummary
@@ -32,6 +33,7 @@ from pypicloud.models import Package
 from pypicloud.rebuild import Rebuilder
 from pypicloud.settings import Settings
 from pypicloud.storage import FileExists, PackageNotStored, Storage
+from pypicloud.storage.base import ProvenanceStore
 from pypicloud.uploads import (
     CHUNK,
     SPOOL_LIMIT,
@@ -126,10 +128,13 @@ class PackageService:
         *,
         audit: AuditLog | None = None,
         metrics: Metrics | None = None,
+        verifier: AttestationVerifier | None = None,
     ) -> None:
         self.storage = storage
         self.cache = cache
         self.options = options
+        #: Checks attestations' signatures (``pypi.attestations_verify``); None: not checked.
+        self.verifier = verifier
         self.audit: AuditLog = audit or NullAuditLog()
         self.metrics = metrics or Metrics(MetricsOptions(mode="off"))
         if getattr(storage, "accel_location", None):
@@ -233,6 +238,12 @@ class PackageService:
         """The file's bytes; PackageNotStored when storage lost it."""
         return self.storage.open(package)
 
+    def provenance(self, package: Package) -> bytes | None:
+        """The file's provenance object (PEP 740), when the index records one."""
+        if not package.provenance_sha256 or not isinstance(self.storage, ProvenanceStore):
+            return None
+        return self.storage.load_provenance(package)
+
     # -- policies ----------------------------------------------------------------------
 
     def may_overwrite(self, principals: frozenset[str]) -> bool:
@@ -249,7 +260,10 @@ class PackageService:
         self, request: UploadRequest, principals: frozenset[str] = frozenset()
     ) -> UploadResult:
         """Validate, store and index one distribution file, as PyPI's upload would."""
-        checked = validate(request, self.options.max_upload_size)
+        checked = validate(request, self.options.max_upload_size, self.verifier)
+        if checked.provenance is not None and not isinstance(self.storage, ProvenanceStore):
+            checked.spool.close()
+            raise UploadRefused("Invalid attestations: this index's storage cannot keep them")
         # Storing and indexing are two steps, and so is a delete: interleaved, a delete's
         # cache step could remove the record of a file an upload had just stored.
         with self.file_locks.hold(checked.package.filename):
@@ -266,6 +280,7 @@ class PackageService:
                     return self._same_file_or_conflict(winner, checked)
             finally:
                 checked.spool.close()
+            self.keep_provenance(stored, checked.provenance, replaced=existing is not None)
             self.index(stored, checked.core_metadata)
         log.info("uploaded %s by %s", stored.filename, request.uploader or "anonymous")
         self.metrics.upload(created=True)
@@ -290,6 +305,23 @@ class PackageService:
             return self.storage.upload(checked.package, checked.spool.file, overwrite=overwrite)
         except FileExists:
             return None
+
+    def keep_provenance(self, package: Package, document: bytes | None, *, replaced: bool) -> None:
+        """Store the provenance beside a just-stored file (or drop an overwritten file's);
+        on failure the stored file is removed, so no file claims a provenance it lacks."""
+        if not isinstance(self.storage, ProvenanceStore) or (document is None and not replaced):
+            return
+        try:
+            if document is None:
+                self.storage.delete_provenance(package)
+            else:
+                self.storage.save_provenance(package, document)
+        except Exception:
+            log.exception(
+                "provenance write failed for %s; removing the stored file", package.filename
+            )
+            self.storage.delete(package)
+            raise
 
     def index(self, package: Package, core_metadata: bytes) -> None:
         """Record a stored file in the cache; on failure the stored file is removed."""

@@ -25,6 +25,9 @@ def includeme(config: Configurator) -> None:
     config.add_route("pypi_project", "/pypi/{name}/")
     config.add_route("pypi_project_noslash", "/pypi/{name}")
 
+    # PEP 740 provenance, at PyPI's Integrity API path.
+    config.add_route("provenance", "/integrity/{name}/{version}/{filename}/provenance")
+
     # pypicloud's REST API; files are downloaded from their stable URL here.
     config.add_route("api_packages", "/api/package/")
     config.add_route("api_project", "/api/package/{name}/")

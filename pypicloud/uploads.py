@@ -18,6 +18,13 @@ from typing import Any, BinaryIO, Protocol, cast
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from pypicloud.attestation_verify import AttestationVerifier
+from pypicloud.attestations import (
+    AttestationRefused,
+    check_subjects,
+    parse_attestations,
+    provenance_sha256,
+)
 from pypicloud.dists import (
     MAX_NAME_LENGTH,
     MAX_VERSION_LENGTH,
@@ -72,6 +79,8 @@ class UploadRequest:
     summary: str | None = None
     digests: Mapping[str, str] = dataclasses.field(default_factory=dict)
     uploader: str | None = None
+    #: The ``attestations`` field as sent: a JSON array of PEP 740 attestation objects.
+    attestations: str | None = None
 
 
 @dataclasses.dataclass
@@ -81,6 +90,8 @@ class ValidatedUpload:
     package: Package
     spool: HashingSpool
     core_metadata: bytes
+    #: The provenance object to store beside the file, when attestations came with it.
+    provenance: bytes | None = None
 
 
 class _Digest(Protocol):
@@ -121,13 +132,19 @@ class HashingSpool:
         self.file.close()
 
 
-def validate(request: UploadRequest, max_size: int) -> ValidatedUpload:
+def validate(
+    request: UploadRequest, max_size: int, verifier: AttestationVerifier | None = None
+) -> ValidatedUpload:
     """Check everything about an upload before anything is stored.
 
     The caller owns the returned spool and must close it; on a refusal it is closed here.
     """
     name, version = _check_identity(request.name, request.version)
     dist = _check_filename(request.filename, name, version, request.filetype)
+    try:
+        attestations = parse_attestations(request.attestations) if request.attestations else []
+    except AttestationRefused as exc:
+        raise UploadRefused(str(exc)) from None
     spool = HashingSpool(max_size)
     try:
         spool.fill(request.content)
@@ -140,6 +157,15 @@ def validate(request: UploadRequest, max_size: int) -> ValidatedUpload:
         except InvalidDistribution as exc:
             raise UploadRefused(f"Invalid distribution file: {exc}") from None
         _check_metadata(core, dist, request.filename)
+        provenance = None
+        if attestations:
+            try:
+                checked = check_subjects(attestations, request.filename, spool.hexdigest("sha256"))
+                if verifier is not None:
+                    verifier.verify(checked, request.filename)
+            except AttestationRefused as exc:
+                raise UploadRefused(str(exc)) from None
+            provenance = checked.provenance()
     except BaseException:
         spool.close()
         raise
@@ -153,6 +179,8 @@ def validate(request: UploadRequest, max_size: int) -> ValidatedUpload:
         data["requires_python"] = core.requires_python
     if request.uploader:
         data["uploader"] = request.uploader
+    if provenance is not None:
+        data["provenance_sha256"] = provenance_sha256(provenance)
     package = Package(
         name=dist.name,
         version=dist.version,
@@ -162,7 +190,7 @@ def validate(request: UploadRequest, max_size: int) -> ValidatedUpload:
         data=data,
     )
     spool.file.seek(0)
-    return ValidatedUpload(package, spool, raw_metadata)
+    return ValidatedUpload(package, spool, raw_metadata, provenance)
 
 
 def form_text(value: Any) -> str | None:

@@ -25,7 +25,7 @@ from rich.progress import Progress
 from pypicloud.models import Package
 from pypicloud.scripts.common import load_services, run
 from pypicloud.storage import Storage
-from pypicloud.storage.base import FileExists, PackageNotStored
+from pypicloud.storage.base import FileExists, PackageNotStored, ProvenanceStore
 
 CHUNK = 1024 * 1024
 
@@ -75,7 +75,11 @@ def copy(source: Storage, destination: Storage, package: Package, there: Package
             if (there.sha256 or sha256_of(destination, there)) == digest:
                 return False
             raise CopyFailed("the destination holds a different file of this name")
-        record = dataclasses.replace(package, data={**package.data, "hash_sha256": digest})
+        provenance = _provenance(source, destination, package)
+        data = {**package.data, "hash_sha256": digest}
+        if provenance is None:
+            data.pop("provenance_sha256", None)  # never claim a provenance it lacks
+        record = dataclasses.replace(package, data=data)
         try:
             stored = destination.upload(record, spool, overwrite=False)
         except FileExists:
@@ -83,7 +87,19 @@ def copy(source: Storage, destination: Storage, package: Package, there: Package
     if sha256_of(destination, stored) != digest:
         destination.delete(stored)
         raise CopyFailed("the copy's sha256 differs from the source's; removed it")
+    if provenance is not None:
+        assert isinstance(destination, ProvenanceStore)
+        destination.save_provenance(stored, provenance)
     return True
+
+
+def _provenance(source: Storage, destination: Storage, package: Package) -> bytes | None:
+    """The file's provenance (PEP 740) to copy with it, when both storages keep one."""
+    if not package.provenance_sha256 or not isinstance(source, ProvenanceStore):
+        return None
+    if not isinstance(destination, ProvenanceStore):
+        return None
+    return source.load_provenance(package)
 
 
 def _main(argv: list[str] | None) -> int:

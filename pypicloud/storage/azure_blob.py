@@ -45,7 +45,13 @@ from azure.storage.blob import (
 from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
 from pypicloud.storage.base import FileExists, PackageNotStored, remaining_size, stored_copy
-from pypicloud.storage.layout import content_type_for, object_key
+from pypicloud.storage.layout import (
+    PROVENANCE_CONTENT_TYPE,
+    content_type_for,
+    is_sidecar,
+    object_key,
+    provenance_key,
+)
 from pypicloud.storage.object_meta import decode_metadata, encode_metadata
 from pypicloud.storage.object_options import ObjectOptions
 
@@ -154,7 +160,7 @@ class AzureBlobStorage:
         )
         for blob in blobs:
             filename = posixpath.basename(blob.name)
-            if not filename:
+            if not filename or is_sidecar(filename):
                 continue
             # Creation time, not Last-Modified: rewriting the facts (a yank) touches the
             # latter, and the upload time must not move.
@@ -227,6 +233,29 @@ class AzureBlobStorage:
     def delete(self, package: Package) -> None:
         with suppress(ResourceNotFoundError):
             self.container.delete_blob(self.key_for(package), delete_snapshots="include")
+        self.delete_provenance(package)
+
+    # -- provenance (PEP 740): a blob of its own, without package metadata -------------
+
+    def save_provenance(self, package: Package, document: bytes) -> None:
+        self.container.get_blob_client(provenance_key(self.key_for(package))).upload_blob(
+            document,
+            overwrite=True,
+            content_settings=ContentSettings(content_type=PROVENANCE_CONTENT_TYPE),
+        )
+
+    def load_provenance(self, package: Package) -> bytes | None:
+        try:
+            downloader = self.container.download_blob(provenance_key(self.key_for(package)))
+        except ResourceNotFoundError:
+            return None
+        return downloader.readall()  # type: ignore[no-any-return]
+
+    def delete_provenance(self, package: Package) -> None:
+        with suppress(ResourceNotFoundError):
+            self.container.delete_blob(
+                provenance_key(self.key_for(package)), delete_snapshots="include"
+            )
 
     def check_health(self) -> tuple[bool, str]:
         try:

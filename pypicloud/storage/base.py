@@ -78,6 +78,28 @@ class Storage(Protocol):
         ...
 
 
+@runtime_checkable
+class ProvenanceStore(Protocol):
+    """Storage that keeps a file's provenance object (PEP 740) beside it.
+
+    A sidecar (a file or object of its own, named so the original pypicloud and our own
+    ``list()`` pass it by): object metadata is too small for attestations. ``delete()``
+    of the package removes it too.
+    """
+
+    def save_provenance(self, package: Package, document: bytes) -> None:
+        """Store (or replace) the provenance of a stored file."""
+        ...
+
+    def load_provenance(self, package: Package) -> bytes | None:
+        """The stored provenance, or None when the file has none."""
+        ...
+
+    def delete_provenance(self, package: Package) -> None:
+        """Remove the provenance; missing is not an error."""
+        ...
+
+
 def remaining_size(data: BinaryIO) -> int | None:
     """Bytes left in a seekable stream, else None: lets an SDK send a small file at once."""
     try:

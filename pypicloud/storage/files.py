@@ -34,6 +34,10 @@ from pypicloud.storage.temporaries import (
 
 log = logging.getLogger(__name__)
 META_SUFFIX = ".meta"
+#: The provenance sidecar: ``<filename>.provenance.meta``. The original pypicloud lists
+#: every file of a version directory but those ending in ``.meta`` as packages, so the
+#: sidecar must end in ``.meta`` too (and our own listing skips ``.meta`` already).
+PROVENANCE_SUFFIX = ".provenance" + META_SUFFIX
 CHUNK = 1024 * 1024
 INCOMING = ".incoming"
 #: Attempts at the final link or rename while a concurrent delete() removes the directories.
@@ -196,22 +200,42 @@ class FileStorage:
         self._write_meta(path, package)
 
     def _write_meta(self, path: Path, package: Package) -> None:
-        """Replace the sidecar atomically; the file's directory must still exist."""
+        self._write_sidecar(path, META_SUFFIX, json.dumps(package.stored_metadata()).encode())
+
+    def _write_sidecar(self, path: Path, suffix: str, content: bytes) -> None:
+        """Replace a sidecar atomically; the file's directory must still exist."""
         temp = self._temporary()
         try:
-            with open(temp, "x", encoding="utf-8") as handle:
-                json.dump(package.stored_metadata(), handle)
+            with open(temp, "xb") as handle:
+                handle.write(content)
             try:
-                os.replace(temp, str(path) + META_SUFFIX)
+                os.replace(temp, str(path) + suffix)
             except FileNotFoundError:  # deleted meanwhile: no sidecar without its file
-                raise PackageNotStored(package.filename) from None
+                raise PackageNotStored(path.name) from None
         finally:
             temp.unlink(missing_ok=True)
 
+    # -- provenance (PEP 740) ----------------------------------------------------------
+
+    def save_provenance(self, package: Package, document: bytes) -> None:
+        path = self.path_for(package)
+        if not path.exists():
+            raise PackageNotStored(package.filename)
+        self._write_sidecar(path, PROVENANCE_SUFFIX, document)
+
+    def load_provenance(self, package: Package) -> bytes | None:
+        try:
+            return Path(self._path_of(package) + PROVENANCE_SUFFIX).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def delete_provenance(self, package: Package) -> None:
+        Path(self._path_of(package) + PROVENANCE_SUFFIX).unlink(missing_ok=True)
+
     def delete(self, package: Package) -> None:
         path = self.path_for(package)
-        for victim in (path, Path(str(path) + META_SUFFIX)):
-            victim.unlink(missing_ok=True)
+        for suffix in ("", META_SUFFIX, PROVENANCE_SUFFIX):
+            Path(str(path) + suffix).unlink(missing_ok=True)
         for directory in (path.parent, path.parent.parent):
             try:
                 directory.rmdir()  # only when empty

@@ -33,7 +33,13 @@ from google.cloud import storage as gcs
 from pypicloud.models import STORED_KEYS, Package
 from pypicloud.settings import ConfigError, Settings
 from pypicloud.storage.base import FileExists, PackageNotStored, remaining_size, stored_copy
-from pypicloud.storage.layout import content_type_for, object_key
+from pypicloud.storage.layout import (
+    PROVENANCE_CONTENT_TYPE,
+    content_type_for,
+    is_sidecar,
+    object_key,
+    provenance_key,
+)
 from pypicloud.storage.object_meta import decode_metadata, decode_value, encode_value
 from pypicloud.storage.object_options import DEFAULTS, V4_MAX_EXPIRE_AFTER, ObjectOptions
 
@@ -208,8 +214,8 @@ class GoogleCloudStorage:
         )
         for blob in blobs:
             filename = posixpath.basename(blob.name)
-            if not filename:
-                continue  # a "folder" placeholder
+            if not filename or is_sidecar(filename):
+                continue  # a "folder" placeholder, or a provenance sidecar
             created = blob.time_created or blob.updated or dt.datetime.now(dt.UTC)
             package = decode_metadata(blob.metadata or {}, filename, created, size=blob.size)
             if package is None:
@@ -300,6 +306,27 @@ class GoogleCloudStorage:
     def delete(self, package: Package) -> None:
         with suppress(gexc.NotFound):
             self._blob(package).delete()
+        self.delete_provenance(package)
+
+    # -- provenance (PEP 740): an object of its own, without package metadata -----------
+
+    def _provenance_blob(self, package: Package) -> Blob:
+        return self.bucket.blob(provenance_key(self.key_for(package)))
+
+    def save_provenance(self, package: Package, document: bytes) -> None:
+        self._provenance_blob(package).upload_from_string(
+            document, content_type=PROVENANCE_CONTENT_TYPE, predefined_acl=self.object_acl
+        )
+
+    def load_provenance(self, package: Package) -> bytes | None:
+        try:
+            return self._provenance_blob(package).download_as_bytes()  # type: ignore[no-any-return]
+        except gexc.NotFound:
+            return None
+
+    def delete_provenance(self, package: Package) -> None:
+        with suppress(gexc.NotFound):
+            self._provenance_blob(package).delete()
 
     def check_health(self) -> tuple[bool, str]:
         try:

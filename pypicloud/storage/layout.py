@@ -18,6 +18,11 @@ CONTENT_TYPES = {
     ".tar.bz2": "application/x-bzip2",
 }
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+#: A file's provenance object is stored under the file's key plus this suffix. The original
+#: pypicloud skips such keys: they carry no ``name``/``version`` metadata and their names
+#: do not parse as distributions.
+PROVENANCE_SUFFIX = ".provenance"
+PROVENANCE_CONTENT_TYPE = "application/vnd.pypi.integrity.v1+json"
 
 
 def object_key(name: str, filename: str, *, prefix: str = "", prepend_hash: bool = True) -> str:
@@ -26,6 +31,15 @@ def object_key(name: str, filename: str, *, prefix: str = "", prepend_hash: bool
         return f"{prefix}{name}/{filename}"
     digest = hashlib.md5(filename.encode("utf-8"), usedforsecurity=False).hexdigest()
     return f"{prefix}{digest[:4]}/{name}/{filename}"
+
+
+def provenance_key(package_key: str) -> str:
+    return package_key + PROVENANCE_SUFFIX
+
+
+def is_sidecar(key: str) -> bool:
+    """Keys that sit beside packages and are not packages: provenance, file-storage ``.meta``."""
+    return key.endswith((PROVENANCE_SUFFIX, ".meta"))
 
 
 def content_type_for(filename: str) -> str:

@@ -36,7 +36,13 @@ from pypicloud.models import Package
 from pypicloud.settings import ConfigError, Settings
 from pypicloud.storage.base import FileExists, PackageNotStored, stored_copy
 from pypicloud.storage.botocore_config import client_config
-from pypicloud.storage.layout import content_type_for, object_key
+from pypicloud.storage.layout import (
+    PROVENANCE_CONTENT_TYPE,
+    content_type_for,
+    is_sidecar,
+    object_key,
+    provenance_key,
+)
 from pypicloud.storage.object_meta import decode_metadata, encode_metadata
 from pypicloud.storage.object_options import DEFAULTS, V4_MAX_EXPIRE_AFTER, ObjectOptions
 
@@ -345,7 +351,35 @@ class S3Storage:
             raise
 
     def delete(self, package: Package) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self.key_for(package))
+        key = self.key_for(package)
+        self.client.delete_object(Bucket=self.bucket, Key=key)
+        self.client.delete_object(Bucket=self.bucket, Key=provenance_key(key))
+
+    # -- provenance (PEP 740): an object of its own, without package metadata -----------
+
+    def save_provenance(self, package: Package, document: bytes) -> None:
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=provenance_key(self.key_for(package)),
+            Body=document,
+            ContentType=PROVENANCE_CONTENT_TYPE,
+            **self.write_args,
+        )
+
+    def load_provenance(self, package: Package) -> bytes | None:
+        key = provenance_key(self.key_for(package))
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if _status(exc) == 404 or _code(exc) == "NoSuchKey":
+                return None
+            raise
+        with contextlib.closing(response["Body"]) as body:
+            return cast(bytes, body.read())
+
+    def delete_provenance(self, package: Package) -> None:
+        key = provenance_key(self.key_for(package))
+        self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def _exists(self, key: str) -> bool:
         try:
@@ -396,9 +430,9 @@ def _unchanged(entry: dict[str, Any], known: Mapping[str, Package]) -> Package |
 
 
 def _may_be_package(key: str) -> bool:
-    """Rule out folder markers, hidden files and the file storage's ``.meta`` sidecars."""
+    """Rule out folder markers, hidden files and sidecars (``.meta``, provenance)."""
     name = posixpath.basename(key)
-    return bool(name) and not name.startswith(".") and not name.endswith(".meta")
+    return bool(name) and not name.startswith(".") and not is_sidecar(name)
 
 
 @functools.cache

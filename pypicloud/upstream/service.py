@@ -322,6 +322,7 @@ def _project_json(name: str, facts: list[dict[str, Any]]) -> dict[str, Any]:
             "requires-python": fact["requires_python"],
             "yanked": fact["yanked"] if fact["yanked"] is not False else False,
             "core-metadata": {"sha256": fact["core_metadata"]} if fact["core_metadata"] else False,
+            "provenance": fact.get("provenance"),  # local files only (PEP 740)
         }
         entry["dist-info-metadata"] = entry["core-metadata"]
         if fact["size"] is not None:

@@ -1,4 +1,4 @@
-"""The simple repository API: PEP 503 HTML and PEP 691 JSON, with PEP 592/658/700 fields."""
+"""The simple repository API: PEP 503 HTML and PEP 691 JSON, with PEP 592/658/700/740 fields."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from pypicloud.security import LIST, READ
 from pypicloud.templating import render
 from pypicloud.versions import sorted_versions
 from pypicloud.views.common import file_url, readable, stable_file_url, upload_time
+from pypicloud.views.provenance import provenance_url
 
 API_VERSION = "1.1"
 SIGNED_LINK_WINDOW = 600  # seconds a page with signed URLs may be served from memory
@@ -144,6 +145,7 @@ def file_facts(request: Request, package: Package) -> dict:
         "core_metadata": package.core_metadata_sha256 if package.is_wheel and ours else None,
         "size": package.size,
         "upload_time": upload_time(package),
+        "provenance": provenance_url(request, package),
     }
 
 
@@ -158,6 +160,7 @@ def _project_json(name: str, files: list[Package], facts: list[dict]) -> dict:
             "yanked": fact["yanked"] if fact["yanked"] else False,
             "core-metadata": {"sha256": fact["core_metadata"]} if fact["core_metadata"] else False,
             "upload-time": fact["upload_time"],
+            "provenance": fact.get("provenance"),  # PEP 740: absolute URL or null
         }
         entry["dist-info-metadata"] = entry["core-metadata"]
         if fact["size"] is not None:

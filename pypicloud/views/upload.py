@@ -71,7 +71,18 @@ def upload_request(request: Request, form: Mapping[str, Any], name: str | None) 
         summary=form_text(form.get("summary")),
         digests={kind: value for kind, value in digests.items() if value},
         uploader=username(request),
+        attestations=_attestations_field(form),
     )
+
+
+def _attestations_field(form: Mapping[str, Any]) -> str | None:
+    """The ``attestations`` field (PEP 740, a JSON array) as text; a file part is refused."""
+    value = form.get("attestations")
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise refuse("Invalid attestations: expected a text field holding a JSON array")
+    return value.strip() or None
 
 
 def store_upload(request: Request, form: Mapping[str, Any], name: str | None = None) -> Response:

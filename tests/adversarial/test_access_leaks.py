@@ -8,10 +8,12 @@ with the name swapped), and no listing, search or page may mention it.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import time
 
 import pytest
 
+from tests.attestations import attestation, field
 from tests.dists import wheel_bytes, wheel_name
 from tests.functional.conftest import PASSWORD, auth, upload
 
@@ -34,6 +36,8 @@ PROJECT_URLS = [
     "/api/package/{p}/1.0/",
     "/api/package/{p}/{f}",
     "/api/package/{p}/{f}.metadata",
+    "/integrity/{p}/1.0/{f}/provenance",
+    "/integrity/{P}/1.0/{f}/provenance",
     "/project/{p}/",
     "/project/{p}",
 ]
@@ -60,7 +64,9 @@ def world(make_app):
     app.app.registry.services.authenticator.throttle = LoginThrottle(sleep=lambda _s: None)
     upload(app, "alpha", "1.0")
     content = wheel_bytes(PRIVATE, "1.0", summary=MARK)
-    upload(app, PRIVATE, "1.0", content=content)
+    # With attestations, so its provenance exists and must not leak either.
+    attested = attestation(wheel_name(PRIVATE, "1.0"), hashlib.sha256(content).hexdigest())
+    upload(app, PRIVATE, "1.0", content=content, fields={"attestations": field(attested)})
     app.secret_sha256 = app.app.registry.services.cache.fetch(wheel_name(PRIVATE, "1.0")).sha256
     return app
 

@@ -92,9 +92,8 @@ def test_uv_installs(released, tmp_path):
     assert installed(target) == {"corp_app-2.0.dist-info", "corp_lib-1.1.dist-info"}
 
 
-def test_uv_publish(server, tmp_path):
-    files = write_dists(tmp_path / "dist", "uv-made", "0.1")
-    run(
+def uv_publish(server, files, *extra, check=True):
+    return run(
         [
             venv_tool("uv"),
             "publish",
@@ -105,9 +104,16 @@ def test_uv_publish(server, tmp_path):
             "bob",
             "-p",
             PASSWORD,
+            *extra,
             *map(str, files),
-        ]
+        ],
+        check=check,
     )
+
+
+def test_uv_publish(server, tmp_path):
+    files = write_dists(tmp_path / "dist", "uv-made", "0.1")
+    uv_publish(server, files)
     target = tmp_path / "site"
     uv_install(server, target, "uv-made")
     assert installed(target) == {"uv_made-0.1.dist-info"}
@@ -117,22 +123,7 @@ def test_reupload_and_conflicts(released, tmp_path):
     # twine 7 allows --skip-existing only for PyPI itself; uv's --check-url is the way here.
     again = write_dists(tmp_path / "again", "corp-lib", "1.0")
     twine_upload(released, again)  # identical content: accepted like PyPI does
-    run(
-        [
-            venv_tool("uv"),
-            "publish",
-            "--no-cache",
-            "--publish-url",
-            f"{released.url}/simple/",
-            "--check-url",
-            released.index(),
-            "-u",
-            "bob",
-            "-p",
-            PASSWORD,
-            *map(str, again),
-        ]
-    )
+    uv_publish(released, again, "--check-url", released.index())
     changed = tmp_path / "changed"
     changed.mkdir()
     path = changed / wheel_name("corp-lib", "1.0")

@@ -108,3 +108,26 @@ def test_help_and_a_bad_ini(ppc, tmp_path):
     assert "sha256" in ppc("migrate", "--help").stdout
     result = ppc("migrate", tmp_path / "a.ini", tmp_path / "b.ini")
     assert result.returncode == 1 and result.stderr.startswith("error: ")
+
+
+def test_the_provenance_goes_with_its_file(ppc, make_ini, s3_settings):
+    """PEP 740: the sidecar is copied; a record whose sidecar is lost claims none."""
+    source = make_ini("source")
+    packages = source.parent / "packages"
+    document = b'{"version":1,"attestation_bundles":[]}'
+    put(packages, "alpha", "1.0", provenance_sha256=hashlib.sha256(document).hexdigest())
+    alpha = packages / "alpha" / "1.0" / wheel_name("alpha", "1.0")
+    Path(f"{alpha}.provenance.meta").write_bytes(document)
+    put(packages, "beta", "2.0", provenance_sha256="ab" * 32)  # its sidecar is lost
+    destination = make_ini("destination", **{"pypi.storage": "s3", **s3_settings})
+
+    result = ppc("migrate", source, destination)
+    assert result.returncode == 0, result.stderr
+    s3 = S3Storage.from_settings(Settings(s3_settings, environ={}))
+    stored = {p.filename: p for p in s3.list()}
+    copied = stored[wheel_name("alpha", "1.0")]
+    assert copied.provenance_sha256 == hashlib.sha256(document).hexdigest()
+    assert s3.load_provenance(copied) == document
+    lost = stored[wheel_name("beta", "2.0")]
+    assert lost.provenance_sha256 is None
+    assert s3.load_provenance(lost) is None
