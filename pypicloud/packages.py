@@ -332,7 +332,9 @@ class PackageService:
         with self.file_locks.hold(filename):
             existing = self.cache.fetch(filename)
             if stored is None:
-                if existing is None or (key_of is not None and not self._stored_at(existing, key_of)):
+                if existing is None or (
+                    key_of is not None and not self._stored_at(existing, key_of)
+                ):
                     return "unchanged"
                 self.cache.delete(existing)
                 self.changed()

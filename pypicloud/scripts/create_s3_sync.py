@@ -40,7 +40,11 @@ def _main(argv: list[str] | None) -> int:
         fail(f"pypicloud cannot start: {exc}")
     try:
         done = provision(
-            storage.client, sqs_client(settings, options), storage.bucket, storage.options.prefix, options
+            storage.client,
+            sqs_client(settings, options),
+            storage.bucket,
+            storage.options.prefix,
+            options,
         )
     except (BotoCoreError, ClientError) as exc:
         fail(f"cannot configure the sync of {storage.bucket}: {exc}")

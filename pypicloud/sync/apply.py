@@ -35,7 +35,9 @@ class EventSync:
             # A notification meant for another deployment: retried, then dead-lettered.
             raise BadEvent(f"event for bucket {event.bucket!r}, not {self.storage.bucket!r}")
         if not self.storage.may_hold_package(event.key):
-            log.debug("ignoring %s %s: outside storage.prefix or not a package", event.name, event.key)
+            log.debug(
+                "ignoring %s %s: outside storage.prefix or not a package", event.name, event.key
+            )
             return "ignored"
         stored = self.storage.describe(event.key)
         outcome = self.packages.mirror(posixpath.basename(event.key), stored, key_of=event.key)

@@ -31,7 +31,9 @@ def build(environ: dict[str, str] | None = None) -> EventSync:
 
     settings = Settings({}, environ=os.environ if environ is None else environ, here="/tmp")
     storage = S3Storage(**S3Storage.options_from_settings(settings), create_bucket=False)
-    packages = PackageService(storage, cache_from_settings(settings), PackageOptions.from_settings(settings))
+    packages = PackageService(
+        storage, cache_from_settings(settings), PackageOptions.from_settings(settings)
+    )
     return EventSync(storage, packages)
 
 

@@ -27,10 +27,8 @@ def provision(s3: Any, sqs: Any, bucket: str, prefix: str, options: SyncOptions)
     if options.max_receives:
         url = _ensure_queue(sqs, options.dead_letter_name, done)
         dead_letter_arn = queue_arn(sqs, url)
-    if options.queue_url:
-        url = options.queue_url  # given, so it exists: we only configure it
-    else:
-        url = _ensure_queue(sqs, options.queue_name, done)
+    # A queue given by URL exists already: it is only configured.
+    url = options.queue_url or _ensure_queue(sqs, options.queue_name, done)
     arn = queue_arn(sqs, url)
     _ensure_queue_attributes(sqs, url, arn, bucket, dead_letter_arn, options, done)
     _ensure_notification(s3, bucket, prefix, arn, done)
@@ -83,9 +81,7 @@ def _ensure_queue_attributes(
         have = json.loads(current.get("RedrivePolicy") or "{}")
         if _redrive(have) != _redrive(redrive):
             wanted["RedrivePolicy"] = json.dumps(redrive)
-            done.append(
-                f"messages failing {options.max_receives} receives go to {dead_letter_arn}"
-            )
+            done.append(f"messages failing {options.max_receives} receives go to {dead_letter_arn}")
     if wanted:
         sqs.set_queue_attributes(QueueUrl=url, Attributes=wanted)
 
@@ -98,7 +94,7 @@ def notification(arn: str, prefix: str) -> dict[str, Any]:
     """Our queue configuration: every create and remove under ``storage.prefix``."""
     config: dict[str, Any] = {"Id": NOTIFICATION_ID, "QueueArn": arn, "Events": list(EVENTS)}
     if prefix:
-        config["Filter"] = {"Key": {"FilterRules": [{"Name": "Prefix", "Value": prefix}]}}
+        config["Filter"] = {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}
     return config
 
 

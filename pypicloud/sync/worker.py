@@ -39,7 +39,7 @@ class Worker:
         queue_url: str,
         sync: EventSync,
         options: SyncOptions,
-        reconcile: Callable[[], None] | None = None,
+        reconcile: Callable[[], object] | None = None,
     ) -> None:
         self.sqs = sqs
         self.queue_url = queue_url

@@ -1,9 +1,10 @@
 """Every documented setting, given a malformed value, stops start-up with one line naming it.
 
 The documented keys are taken from README.rst (every ``pypi.*``, ``storage.*``, ``db.*``,
-``auth.*``, ``session.*``, ``pyramid.*`` and ``sync.*`` key it mentions) and from what the code reads
-through ``Settings``; each must have a bad value below, or be listed in ``CANNOT_BE_BAD`` with
-the reason. A key documented tomorrow without either fails ``test_every_key_is_covered``.
+``auth.*``, ``session.*``, ``pyramid.*`` and ``sync.*`` key it mentions) and from what the
+code reads through ``Settings``; each must have a bad value below, or be listed in
+``CANNOT_BE_BAD`` with the reason. A key documented tomorrow without either fails
+``test_every_key_is_covered``.
 """
 
 from __future__ import annotations
