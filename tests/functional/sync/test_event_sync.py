@@ -152,6 +152,23 @@ def test_upload_and_delete_on_a_show_on_b(region_a, region_b, worker):
     drain(worker, lambda: region_b.cache.fetch(stored.filename) is None)
     assert region_b.files("corp-lib") == []
     assert region_b.serial() > serial  # B's servers refresh their cached pages
+    assert queued(worker.sqs, worker.queue_url) == 0  # applied messages were deleted
+
+
+def queued(sqs, url: str) -> int:
+    """Messages on the queue, visible or in flight."""
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return sum(int(attributes[name]) for name in names)
+
+
+def test_a_removed_stray_copy_does_not_remove_the_real_file(region_a, region_b, storage):
+    sync = EventSync(storage, region_b)
+    stored = region_a.upload(wheel("corp-lib", "1.0")).package
+    assert sync.handle(s3_event(storage.bucket, storage.key_for(stored))) == {"saved": 1}
+    stray = f"{PREFIX}zzzz/corp-lib/{stored.filename}"  # no object there
+    assert sync.handle(s3_event(storage.bucket, stray, "ObjectRemoved:Delete")) == {"unchanged": 1}
+    assert region_b.cache.fetch(stored.filename) is not None
 
 
 def test_replays_twice_and_out_of_order_change_nothing_wrong(
