@@ -148,6 +148,12 @@ def test_upload_and_delete_on_a_show_on_b(region_a, region_b, worker):
     assert [p.filename for p in region_b.files("corp-lib")] == [stored.filename]
     serial = region_b.serial()
 
+    # A yank rewrites the object's metadata (a copy: ObjectCreated:Copy); B follows.
+    region_a.set_yanked(mirrored, True, "broken build")
+    drain(worker, lambda: region_b.cache.fetch(stored.filename).data.get("yanked") is True)
+    assert region_b.cache.fetch(stored.filename).data["yanked_reason"] == "broken build"
+    assert region_b.serial() > serial
+
     region_a.delete(stored)
     drain(worker, lambda: region_b.cache.fetch(stored.filename) is None)
     assert region_b.files("corp-lib") == []
