@@ -81,6 +81,8 @@ def test_an_upload_on_a_appears_on_b_and_a_delete_disappears(regions, tmp_path, 
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
     try:
+        # Started (its start-up rebuild done) and polling: the lag below is the sync's alone.
+        wait_until(lambda: "reading " in log_path.read_text())
         files = write_dists(tmp_path / "dist", "corp-lib", "1.0")
         twine_upload(a, files)
         uploaded = time.monotonic()
