@@ -161,6 +161,20 @@ def test_upload_and_delete_on_a_show_on_b(region_a, region_b, worker):
     assert queued(worker.sqs, worker.queue_url) == 0  # applied messages were deleted
 
 
+def test_region_b_on_postgresql(region_a, storage, sqs, queue, options, postgresql_url):
+    region_b = PackageService(
+        storage,
+        SQLCache.from_settings(Settings({"db.url": postgresql_url}, environ={})),
+        PackageOptions(),
+    )
+    worker = Worker(sqs, queue, EventSync(storage, region_b), options)
+    stored = region_a.upload(wheel("corp-lib", "1.0")).package
+    drain(worker, lambda: region_b.cache.fetch(stored.filename) is not None)
+    assert region_b.cache.fetch(stored.filename) == region_a.cache.fetch(stored.filename)
+    region_a.delete(stored)
+    drain(worker, lambda: region_b.cache.fetch(stored.filename) is None)
+
+
 def queued(sqs, url: str) -> int:
     """Messages on the queue, visible or in flight."""
     names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
