@@ -18,6 +18,7 @@ from pypicloud.pages import PageCache
 from pypicloud.security import Authenticator, CredentialCache, SecurityPolicy
 from pypicloud.settings import Settings
 from pypicloud.storage import Storage, storage_from_settings
+from pypicloud.sync.options import SyncOptions
 from pypicloud.tokens import NoTokens, TokenStore
 from pypicloud.upstream import Upstream
 
@@ -120,6 +121,7 @@ class Services:
                 "from ppc-gen-password>; with a writable backend the first user to register "
                 "becomes admin)"
             )
+        SyncOptions.from_settings(settings)  # ppc-sync's keys: checked with the rest
         services.rebuild_on_start = settings.bool("db.reload_on_start", False) or cache.is_empty()
         return services
 

@@ -351,6 +351,37 @@ class PackageService:
         log.info("deleted %s", package.filename)
         self.audit.record("delete", project=package.name, target=package.filename)
 
+    def mirror(self, filename: str, stored: Package | None, *, key_of: str | None = None) -> str:
+        """Make the record of ``filename`` what storage holds, after another server changed
+        it (``pypicloud.sync``): ``stored`` is the object's package, None when it is gone.
+
+        Storage is not touched and nothing is audited (the writing server recorded the
+        action). A delete applies only when ``key_of`` (the removed object's key) is where
+        the recorded file lives, so a stray copy elsewhere never removes the real one.
+        Returns ``saved``, ``deleted`` or ``unchanged`` (a replayed event changes nothing).
+        """
+        with self.file_locks.hold(filename):
+            existing = self.cache.fetch(filename)
+            if stored is None:
+                if existing is None or (
+                    key_of is not None and not self._stored_at(existing, key_of)
+                ):
+                    return "unchanged"
+                self.cache.delete(existing)
+                self.changed()
+                self.window.record(existing, deleted=True)
+                return "deleted"
+            if existing == stored:
+                return "unchanged"
+            self.cache.save(stored)
+            self.changed()
+            self.window.record(stored, deleted=False)
+            return "saved"
+
+    def _stored_at(self, package: Package, key: str) -> bool:
+        key_for = getattr(self.storage, "key_for", None)
+        return key_for is None or key_for(package) == key
+
     def set_yanked(self, package: Package, yanked: bool, reason: str = "") -> Package:
         """Yank or unyank one file; the facts travel with it in storage, then the cache."""
         data = dict(package.data)

@@ -13,7 +13,7 @@ from typing import Any
 
 TRUE = {"true", "yes", "on", "1"}
 FALSE = {"false", "no", "off", "0", ""}
-OWNED_PREFIXES = ("pypi.", "storage.", "db.", "auth.")
+OWNED_PREFIXES = ("pypi.", "storage.", "db.", "auth.", "sync.")
 
 # Keys of the original pypicloud that this server accepts without acting on them yet.
 # They are accepted so an existing ini file keeps starting; the README lists them.

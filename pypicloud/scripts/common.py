@@ -10,10 +10,10 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pypicloud.app import Services
-from pypicloud.settings import ConfigError
+from pypicloud.settings import ConfigError, Settings
 
 
 class CommandError(Exception):
@@ -24,18 +24,31 @@ def fail(message: str) -> NoReturn:
     raise CommandError(message)
 
 
-def load_services(ini: str) -> Services:
-    """The services of the ini file's ``[app:main]`` section, as the server builds them."""
-    from pyramid.paster import get_appsettings, setup_logging
+def _app_section(ini: str) -> Any:
+    from pyramid.paster import get_appsettings
 
     path = Path(ini)
     if not path.is_file():
         fail(f"{ini}: no such file")
     try:
-        raw = get_appsettings(str(path))
+        return get_appsettings(str(path))
     except LookupError as exc:
         fail(f"{ini}: {exc}")
-    setup_logging(str(path))
+
+
+def load_settings(ini: str) -> Settings:
+    """The ini file's ``[app:main]`` settings (with ``PPC_*`` overrides), for a command's own
+    keys; ``load_services`` has checked them all."""
+    raw = _app_section(ini)
+    return Settings(raw, here=raw.global_conf.get("here"))
+
+
+def load_services(ini: str) -> Services:
+    """The services of the ini file's ``[app:main]`` section, as the server builds them."""
+    from pyramid.paster import setup_logging
+
+    raw = _app_section(ini)
+    setup_logging(ini)
     # A command opens no sessions: the server's warning about their key would only confuse.
     logging.getLogger("pypicloud.sessions").setLevel(logging.ERROR)
     from pypicloud import make_config

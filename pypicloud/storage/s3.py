@@ -247,21 +247,33 @@ class S3Storage:
                         yield package
 
     def _describe(self, entry: dict[str, Any]) -> Package | None:
+        return self.describe(entry["Key"], entry["LastModified"], entry.get("Size"))
+
+    def describe(
+        self, key: str, listed_time: Any = None, listed_size: int | None = None
+    ) -> Package | None:
+        """The package the object at ``key`` holds (one HEAD), or None when the key is gone
+        or holds no package. A rebuild and the event sync (``pypicloud.sync``) both read
+        objects through this, so both see the same facts."""
         try:
-            head = self.client.head_object(Bucket=self.bucket, Key=entry["Key"])
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if _status(exc) == 404:  # deleted since the listing
+            if _status(exc) == 404:  # deleted since the listing (or the event)
                 return None
             raise
         package = decode_metadata(
             head.get("Metadata", {}),
-            posixpath.basename(entry["Key"]),
-            head.get("LastModified") or entry["LastModified"],
-            size=head.get("ContentLength", entry.get("Size")),
+            posixpath.basename(key),
+            head.get("LastModified") or listed_time,
+            size=head.get("ContentLength", listed_size),
         )
         if package is None:
-            log.debug("skipping %s: not a package", entry["Key"])
+            log.debug("skipping %s: not a package", key)
         return package
+
+    def may_hold_package(self, key: str) -> bool:
+        """True for a key a listing would look at: under the prefix, not a sidecar."""
+        return key.startswith(self.options.prefix) and _may_be_package(key)
 
     def open(self, package: Package) -> AbstractContextManager[BinaryIO]:
         try:

@@ -1,9 +1,10 @@
 """Every documented setting, given a malformed value, stops start-up with one line naming it.
 
 The documented keys are taken from README.rst (every ``pypi.*``, ``storage.*``, ``db.*``,
-``auth.*``, ``session.*`` and ``pyramid.*`` key it mentions) and from what the code reads
-through ``Settings``; each must have a bad value below, or be listed in ``CANNOT_BE_BAD`` with
-the reason. A key documented tomorrow without either fails ``test_every_key_is_covered``.
+``auth.*``, ``session.*``, ``pyramid.*`` and ``sync.*`` key it mentions) and from what the
+code reads through ``Settings``; each must have a bad value below, or be listed in
+``CANNOT_BE_BAD`` with the reason. A key documented tomorrow without either fails
+``test_every_key_is_covered``.
 """
 
 from __future__ import annotations
@@ -189,6 +190,15 @@ BAD_VALUES: dict[str, tuple[str, dict[str, str | None]]] = {
     "pypi.production": ("maybe", {}),
     "pypi.audit_retention_days": ("-1", {}),
     "storage.accel_redirect": ("relative/path", {}),
+    "sync.queue_url": ("not a url", {}),
+    "sync.queue_name": ("has spaces", {}),
+    "sync.region_name": ("bad region!", {}),
+    "sync.endpoint_url": ("not a url", {}),
+    "sync.wait_seconds": ("30", {}),  # SQS long polling waits 20 seconds at most
+    "sync.batch_size": ("11", {}),  # SQS receives and deletes 10 at most
+    "sync.retry_seconds": ("soon", {}),
+    "sync.max_receives": ("-1", {}),
+    "sync.reconcile_seconds": ("hourly", {}),
 }
 
 #: Documented keys no value can make malformed, and why.
@@ -232,10 +242,12 @@ CANNOT_BE_BAD: dict[str, str] = {
     **{key: "accepted for compatibility, not acted on" for key in TOLERATED_KEYS},
 }
 
-DOCUMENTED = re.compile(r"``((?:pypi|storage|db|auth|session|pyramid)\.[a-z0-9_.]*[a-z0-9_])``")
+DOCUMENTED = re.compile(
+    r"``((?:pypi|storage|db|auth|session|pyramid|sync)\.[a-z0-9_.]*[a-z0-9_])``"
+)
 READ_IN_CODE = re.compile(
     r"settings\.(?:str|bool|int|size|list|choice|get|mark_read)\(\s*\"((?:pypi|storage|db|auth|"
-    r"session|pyramid)\.[a-z0-9_.]+)\""
+    r"session|pyramid|sync)\.[a-z0-9_.]+)\""
 )
 
 
