@@ -31,6 +31,8 @@ from pypicloud.metrics import Metrics, MetricsOptions
 from pypicloud.models import Package
 from pypicloud.rebuild import Rebuilder
 from pypicloud.settings import Settings
+from pypicloud.status import ProjectStatus
+from pypicloud.status import loads as load_status
 from pypicloud.storage import FileExists, PackageNotStored, Storage
 from pypicloud.uploads import (
     CHUNK,
@@ -142,6 +144,7 @@ class PackageService:
             self.delivery = Delivery.LINK
         self._summary: tuple[int, list[ProjectSummary]] | None = None
         self._summary_lock = threading.Lock()
+        self._statuses: tuple[int, dict[str, ProjectStatus]] = (-1, {})
         self.window = ChangeWindow()
         self.file_locks = KeyLocks()
         self.rebuilder = Rebuilder(cache, self._listing, self._reload, on_finish=self._rebuilt)
@@ -203,6 +206,26 @@ class PackageService:
         self.cache.save_core_metadata(package.filename, content)
         return content
 
+    def status(self, name: str) -> ProjectStatus:
+        """A project's status (PEP 792); read once per serial and project, since every
+        download and upload asks (a status change moves the serial)."""
+        name = canonicalize_name(name)
+        serial = self.serial()
+        with self._summary_lock:
+            known_serial, known = self._statuses
+            if known_serial == serial and name in known:
+                return known[name]
+        found = load_status(self.cache.project_status(name))
+        with self._summary_lock:
+            if self._statuses[0] != serial:
+                self._statuses = (serial, {})
+            self._statuses[1][name] = found
+        return found
+
+    def offered(self, name: str) -> list[Package]:
+        """The files index pages offer for installation: none of a quarantined project."""
+        return [] if self.status(name).hides_files else self.files(name)
+
     # -- serving files -----------------------------------------------------------------
 
     @property
@@ -250,6 +273,10 @@ class PackageService:
     ) -> UploadResult:
         """Validate, store and index one distribution file, as PyPI's upload would."""
         checked = validate(request, self.options.max_upload_size)
+        status = self.status(checked.package.name)
+        if status.refuses_uploads:  # PEP 792: before anything is stored
+            checked.spool.close()
+            raise UploadRefused(status.upload_refusal())
         # Storing and indexing are two steps, and so is a delete: interleaved, a delete's
         # cache step could remove the record of a file an upload had just stored.
         with self.file_locks.hold(checked.package.filename):
@@ -348,6 +375,20 @@ class PackageService:
     ) -> list[Package]:
         """Yank or unyank every file of a release, as PyPI yanks releases."""
         return [self.set_yanked(p, yanked, reason) for p in files]
+
+    def set_status(self, name: str, status: ProjectStatus) -> ProjectStatus:
+        """Change a project's status; ``active`` drops the record. Moves the serial, so no
+        cached page or fast-path answer shows the old one."""
+        name = canonicalize_name(name)
+        previous = load_status(self.cache.project_status(name))
+        self.cache.save_project_status(name, None if status.is_active else status.dumps())
+        self.changed()
+        log.info("project %s is now %s", name, status.status.value)
+        detail = status.status.value + (f": {status.reason}" if status.reason else "")
+        self.audit.record(
+            "status", project=name, detail=f"{previous.status.value} -> {detail}"
+        )
+        return status
 
     def reload_from_storage(self) -> int:
         """Rebuild now (under the deployment's rebuild lock: RebuildBusy if another runs)."""
