@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 #: How long (ms) a serial read is reused: another process's write shows within this bound;
 #: this process's own writes show at once (they expire it).
 DEFAULT_SERIAL_CACHE_MS = 250
+#: Project statuses remembered for the current serial (a bound: clients choose the names).
+MAX_STATUSES_KEPT = 4096
 
 
 class NotAllowed(Exception):
@@ -217,7 +219,8 @@ class PackageService:
                 return known[name]
         found = load_status(self.cache.project_status(name))
         with self._summary_lock:
-            if self._statuses[0] != serial:
+            # A new serial, or too many names asked (any name may be asked): start over.
+            if self._statuses[0] != serial or len(self._statuses[1]) >= MAX_STATUSES_KEPT:
                 self._statuses = (serial, {})
             self._statuses[1][name] = found
         return found
@@ -385,9 +388,7 @@ class PackageService:
         self.changed()
         log.info("project %s is now %s", name, status.status.value)
         detail = status.status.value + (f": {status.reason}" if status.reason else "")
-        self.audit.record(
-            "status", project=name, detail=f"{previous.status.value} -> {detail}"
-        )
+        self.audit.record("status", project=name, detail=f"{previous.status.value} -> {detail}")
         return status
 
     def reload_from_storage(self) -> int:

@@ -125,7 +125,7 @@ def project_page(request: Request) -> Response:
         install=install_lines(request, name)["pip"],
         may_write=bool(request.has_permission(WRITE)),
         may_delete=request.services.packages.may_delete(principals(request)),
-        status=request.services.packages.status(name),
+        project_status=request.services.packages.status(name),
         statuses=[s.value for s in Status],
         max_status_reason=MAX_STATUS_REASON,
     )
