@@ -9,6 +9,10 @@ import pytest
 
 from pypicloud.audit import AuditQuery
 from tests.dists import wheel_name
+from tests.functional.cache.test_app_backends import (  # noqa: F401 (fixtures)
+    dynamo_db_settings,
+    redis_db_settings,
+)
 from tests.functional.conftest import auth, upload
 from tests.functional.views.test_web import sign_in
 
@@ -263,3 +267,24 @@ def test_a_rebuild_keeps_statuses(filled):
     services(filled).packages.reload_from_storage()
     assert services(filled).packages.status("alpha").reason == "malware"
     assert filled.get("/simple/alpha/", headers={**auth("bob"), "Accept": JSON}).json["files"] == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "redis", "dynamo"])
+def test_quarantine_through_the_app_on_every_database(request, make_app, backend):
+    """The same rules whatever keeps the status; a rebuild from storage keeps it."""
+    if backend == "sqlite":
+        settings: dict = {}
+    elif backend == "postgresql":
+        settings = {"db.url": request.getfixturevalue("postgresql_url")}
+    else:
+        settings = request.getfixturevalue(f"{backend}_db_settings")
+    app = make_app(**settings)
+    upload(app, "alpha", "1.0")
+    put(app, "alpha", {"status": "quarantined", "reason": "malware"})
+    services(app).packages.reload_from_storage()
+    bob = auth("bob")
+    assert app.get("/simple/alpha/", headers={**bob, "Accept": JSON}).json["files"] == []
+    app.get(f"/api/package/alpha/{WHEEL}", headers=bob, status=404)
+    assert upload(app, "alpha", "2.0", status=400).status.startswith("400 Project is quarantined")
+    put(app, "alpha", {"status": "active"})
+    assert len(app.get("/simple/alpha/", headers={**bob, "Accept": JSON}).json["files"]) == 1
