@@ -218,6 +218,8 @@ class FastPath:
         if filename.endswith(METADATA_SUFFIX):
             return self.handler(request)
         packages = self.services.packages
+        if packages.status(name).hides_files:
+            return self.handler(request)  # quarantined: the view decides (404 but to admins)
         serial = packages.serial()
         key = ("file", name, filename)
         package = self.store.get(serial, key)

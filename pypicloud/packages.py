@@ -32,6 +32,8 @@ from pypicloud.metrics import Metrics, MetricsOptions
 from pypicloud.models import Package
 from pypicloud.rebuild import Rebuilder
 from pypicloud.settings import Settings
+from pypicloud.status import ProjectStatus
+from pypicloud.status import loads as load_status
 from pypicloud.storage import FileExists, PackageNotStored, Storage
 from pypicloud.storage.base import ProvenanceStore
 from pypicloud.uploads import (
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 #: How long (ms) a serial read is reused: another process's write shows within this bound;
 #: this process's own writes show at once (they expire it).
 DEFAULT_SERIAL_CACHE_MS = 250
+#: Project statuses remembered for the current serial (a bound: clients choose the names).
+MAX_STATUSES_KEPT = 4096
 
 
 class NotAllowed(Exception):
@@ -147,6 +151,7 @@ class PackageService:
             self.delivery = Delivery.LINK
         self._summary: tuple[int, list[ProjectSummary]] | None = None
         self._summary_lock = threading.Lock()
+        self._statuses: tuple[int, dict[str, ProjectStatus]] = (-1, {})
         self.window = ChangeWindow()
         self.file_locks = KeyLocks()
         self.rebuilder = Rebuilder(cache, self._listing, self._reload, on_finish=self._rebuilt)
@@ -208,6 +213,27 @@ class PackageService:
         self.cache.save_core_metadata(package.filename, content)
         return content
 
+    def status(self, name: str) -> ProjectStatus:
+        """A project's status (PEP 792); read once per serial and project, since every
+        download and upload asks (a status change moves the serial)."""
+        name = canonicalize_name(name)
+        serial = self.serial()
+        with self._summary_lock:
+            known_serial, known = self._statuses
+            if known_serial == serial and name in known:
+                return known[name]
+        found = load_status(self.cache.project_status(name))
+        with self._summary_lock:
+            # A new serial, or too many names asked (any name may be asked): start over.
+            if self._statuses[0] != serial or len(self._statuses[1]) >= MAX_STATUSES_KEPT:
+                self._statuses = (serial, {})
+            self._statuses[1][name] = found
+        return found
+
+    def offered(self, name: str) -> list[Package]:
+        """The files index pages offer for installation: none of a quarantined project."""
+        return [] if self.status(name).hides_files else self.files(name)
+
     # -- serving files -----------------------------------------------------------------
 
     @property
@@ -264,6 +290,10 @@ class PackageService:
         if checked.provenance is not None and not isinstance(self.storage, ProvenanceStore):
             checked.spool.close()
             raise UploadRefused("Invalid attestations: this index's storage cannot keep them")
+        status = self.status(checked.package.name)
+        if status.refuses_uploads:  # PEP 792: before anything is stored
+            checked.spool.close()
+            raise UploadRefused(status.upload_refusal())
         # Storing and indexing are two steps, and so is a delete: interleaved, a delete's
         # cache step could remove the record of a file an upload had just stored.
         with self.file_locks.hold(checked.package.filename):
@@ -410,6 +440,18 @@ class PackageService:
     ) -> list[Package]:
         """Yank or unyank every file of a release, as PyPI yanks releases."""
         return [self.set_yanked(p, yanked, reason) for p in files]
+
+    def set_status(self, name: str, status: ProjectStatus) -> ProjectStatus:
+        """Change a project's status; ``active`` drops the record. Moves the serial, so no
+        cached page or fast-path answer shows the old one."""
+        name = canonicalize_name(name)
+        previous = load_status(self.cache.project_status(name))
+        self.cache.save_project_status(name, None if status.is_active else status.dumps())
+        self.changed()
+        log.info("project %s is now %s", name, status.status.value)
+        detail = status.status.value + (f": {status.reason}" if status.reason else "")
+        self.audit.record("status", project=name, detail=f"{previous.status.value} -> {detail}")
+        return status
 
     def reload_from_storage(self) -> int:
         """Rebuild now (under the deployment's rebuild lock: RebuildBusy if another runs)."""

@@ -32,6 +32,8 @@ def includeme(config: Configurator) -> None:
     config.add_route("api_packages", "/api/package/")
     config.add_route("api_project", "/api/package/{name}/")
     config.add_route("api_release", "/api/package/{name}/{version}/")
+    # Before api_file: no distribution file is named "status".
+    config.add_route("api_project_status", "/api/package/{name}/status")
     config.add_route("api_file", "/api/package/{name}/{filename}")
 
     # Accounts and API tokens.
@@ -68,6 +70,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("web_project_noslash", "/project/{name}")
     config.add_route("web_yank", "/project/{name}/yank")
     config.add_route("web_delete", "/project/{name}/delete")
+    config.add_route("web_project_status", "/project/{name}/status")
     config.add_route("web_upload", "/upload")
     config.add_route("web_account", "/account")
     config.add_route("web_password", "/account/password")

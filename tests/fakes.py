@@ -212,6 +212,7 @@ class MemoryCache:
         self.records: dict[str, Package] = {}
         self.metadata: dict[str, bytes] = {}
         self.states: dict[str, str] = {}
+        self.statuses: dict[str, str] = {}
         self.counter = 0
         self.fail_saves = False
         self.locks: dict[str, str] = {}
@@ -274,6 +275,16 @@ class MemoryCache:
 
     def state(self, name: str) -> str | None:
         return self.states.get(name)
+
+    def project_status(self, name: str) -> str | None:
+        return self.statuses.get(name)
+
+    def save_project_status(self, name: str, value: str | None) -> None:
+        if value is None:
+            self.statuses.pop(name, None)
+        else:
+            self.statuses[name] = value
+        self.counter += 1
 
     def check_health(self) -> tuple[bool, str]:
         return True, ""

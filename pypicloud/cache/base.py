@@ -119,6 +119,15 @@ class Cache(Protocol):
         """What ``save_state`` last kept under ``name`` (by any process), or None."""
         ...
 
+    def project_status(self, name: str) -> str | None:
+        """The status text kept for a project (see pypicloud.status), or None: active."""
+        ...
+
+    def save_project_status(self, name: str, value: str | None) -> None:
+        """Keep (None: drop) a project's status text, moving the serial. Statuses are not
+        in storage: a rebuild or ``clear_all`` replaces records and leaves them be."""
+        ...
+
 
 def summarize(packages: Iterable[Package]) -> list[ProjectSummary]:
     """The ``summary()`` rows of a set of records, by name."""

@@ -4,7 +4,8 @@
 ``<namespace>PackageSummary`` (hash key ``name``) hold what the original wrote (numbers of
 epoch seconds for ``last_modified``, a map for ``data``), so its tables are served as is.
 A third table of ours, ``<namespace>PypicloudMeta`` (hash key ``key``), holds the serial, a
-write lock for reloads and the core-metadata bytes; a fourth, ``<namespace>PypicloudChanges``
+write lock for reloads, the core-metadata bytes and the project statuses (PEP 792, items
+``project_status:<name>`` that a reload leaves alone); a fourth, ``<namespace>PypicloudChanges``
 (hash key ``filename``), the reload generation of each file's last write.
 
 Every write is one TransactWriteItems: the record, its project's summary row (guarded by a
@@ -588,6 +589,28 @@ class DynamoCache(CacheDefaults):
             TableName=self.meta, Key={"key": {"S": f"state:{name}"}}, ConsistentRead=True
         ).get("Item")
         return item["value"]["S"] if item else None
+
+    @staticmethod
+    def _status_key(name: str) -> dict[str, Any]:
+        return {"key": {"S": f"project_status:{name}"}}
+
+    def project_status(self, name: str) -> str | None:
+        item = self.client.get_item(
+            TableName=self.meta, Key=self._status_key(name), ConsistentRead=True
+        ).get("Item")
+        return item["value"]["S"] if item else None
+
+    def save_project_status(self, name: str, value: str | None) -> None:
+        """The item and the serial's ADD in one transaction (a reload's lock does not
+        matter: a reload never touches statuses)."""
+        if value is None:
+            change: dict[str, Any] = {
+                "Delete": {"TableName": self.meta, "Key": self._status_key(name)}
+            }
+        else:
+            item = {**self._status_key(name), "value": {"S": value}}
+            change = {"Put": {"TableName": self.meta, "Item": item}}
+        self._retrying(lambda: self._transact([change, self._bump()]))
 
     def unlock(self, name: str, owner: str) -> None:
         try:

@@ -2,8 +2,9 @@
 
 Keys (``<p>`` is ``db.redis_prefix``, default ``pypicloud:``): ``<p>package:<filename>`` (a
 hash), ``<p>set`` (project names), ``<p>set:<name>`` (filenames), ``<p>summary:<name>`` (a
-hash) as the original wrote them, so a Redis it filled is served as is; and two of ours:
-``<p>serial`` and ``<p>core_metadata:<filename>``.
+hash) as the original wrote them, so a Redis it filled is served as is; and ours:
+``<p>serial``, ``<p>core_metadata:<filename>`` and ``<p>project_status:<name>`` (PEP 792,
+which a reload leaves alone).
 
 Every write WATCHes the serial, reads what it needs, then changes the keys and INCRs the
 serial in one MULTI/EXEC: two writers never interleave (the second retries), so ``add`` has
@@ -127,6 +128,9 @@ class RedisCache(CacheDefaults):
 
     def _core_key(self, filename: str) -> str:
         return f"{self.prefix}core_metadata:{filename}"
+
+    def _status_key(self, name: str) -> str:
+        return f"{self.prefix}project_status:{name}"
 
     def _serial_key(self) -> str:
         return f"{self.prefix}serial"
@@ -321,6 +325,24 @@ class RedisCache(CacheDefaults):
     def state(self, name: str) -> str | None:
         found = self.client.get(f"{self.prefix}state:{name}")
         return None if found is None else _text(found)
+
+    def project_status(self, name: str) -> str | None:
+        found = self.client.get(self._status_key(name))
+        return None if found is None else _text(found)
+
+    def save_project_status(self, name: str, value: str | None) -> None:
+        key = self._status_key(name)
+
+        def write() -> Callable[[Any], None]:
+            def queue(pipe: Any) -> None:
+                if value is None:
+                    pipe.delete(key)
+                else:
+                    pipe.set(key, value)
+
+            return queue
+
+        self._transact(write)
 
     def reload_from_storage(self, packages: Iterable[Package], graceful: bool = False) -> int:
         """One MULTI/EXEC: readers see the old records until it runs (graceful or not).

@@ -2,7 +2,8 @@
 
 The ``packages`` table has the original pypicloud's shape, so a database it wrote is used as
 is. Tables of ours sit beside it: a one-row change counter, the core-metadata bytes and the
-locks that let one process of a deployment at a time rebuild the database.
+locks that let one process of a deployment at a time rebuild the database, and the project
+statuses (PEP 792), which a rebuild from storage leaves alone.
 """
 
 from __future__ import annotations
@@ -130,6 +131,15 @@ state_table = Table(
     "pypicloud_state",
     metadata,
     Column("name", String(64), primary_key=True),
+    Column("value", Text(), nullable=False),
+)
+
+
+# PEP 792 project statuses (pypicloud.status): a row only for a project not active.
+status_table = Table(
+    "pypicloud_project_status",
+    metadata,
+    Column("name", _exact(255), primary_key=True),
     Column("value", Text(), nullable=False),
 )
 
@@ -346,6 +356,17 @@ class SQLCache(CacheDefaults):
             query = select(state_table.c.value).where(state_table.c.name == name)
             return conn.execute(query).scalar()
 
+    def project_status(self, name: str) -> str | None:
+        with self.engine.connect() as conn:
+            query = select(status_table.c.value).where(status_table.c.name == name)
+            return conn.execute(query).scalar()
+
+    def save_project_status(self, name: str, value: str | None) -> None:
+        with self._writing() as conn:
+            conn.execute(delete(status_table).where(status_table.c.name == name))
+            if value is not None:
+                conn.execute(insert(status_table).values(name=name, value=value))
+
     def reload_from_storage(self, stored: Iterable[Package], graceful: bool = False) -> int:
         """One transaction: readers see the old records until it commits (graceful or not).
 
@@ -440,7 +461,13 @@ def _collation(conn: Connection, table: str, column: str) -> str | None:
     return conn.execute(query, {"table": table, "column": column}).scalar()
 
 
-MIGRATIONS: list[Step] = [_original_tables, _exact_names_on_mysql]
+def _project_status_table(conn: Connection) -> None:
+    """Version 3: the project status table (PEP 792), created where it is missing. The
+    original pypicloud never reads it, so a rollback leaves it unused and harmless."""
+    status_table.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Step] = [_original_tables, _exact_names_on_mysql, _project_status_table]
 
 
 def make_engine(url: str, options: dict[str, Any] | None = None) -> Engine:

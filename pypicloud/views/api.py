@@ -12,6 +12,7 @@ from pypicloud.packages import NotAllowed
 from pypicloud.security import LIST, READ, WRITE
 from pypicloud.views.common import principals, readable, stable_file_url, upload_time
 from pypicloud.views.files import METADATA_SUFFIX, download, metadata_response
+from pypicloud.views.project_status import withheld
 from pypicloud.views.upload import read_form, refuse, store_upload
 
 
@@ -64,6 +65,8 @@ def get_file(request: Request) -> Response:
     wants_metadata = filename.endswith(METADATA_SUFFIX)
     if wants_metadata:
         filename = filename[: -len(METADATA_SUFFIX)]
+    if withheld(request, request.context.project):
+        raise HTTPNotFound()
     package = request.services.packages.fetch(request.context.project, filename)
     if package is None:
         upstream = request.services.upstream

@@ -101,12 +101,26 @@ def _project(request: Request) -> tuple[str, list[Package]]:
     return name, files
 
 
+def _quarantined(request: Request, name: str) -> dict:
+    """A quarantined project's page: it exists, and offers no file (PEP 792)."""
+    status = request.services.packages.status(name)
+    return {
+        "info": {"name": name, "version": None, "project_status": status.as_json()},
+        "releases": {},
+        "urls": [],
+        "last_serial": request.services.packages.serial(),
+    }
+
+
 @view_config(
     route_name="pypi_json", request_method=("GET", "HEAD"), renderer="json", permission=READ
 )
 def project_json(request: Request) -> dict | Response:
     upstream = request.services.upstream
-    if request.matchdict["name"] == request.context.project:
+    quarantined = request.services.packages.status(request.context.project).hides_files
+    if quarantined:
+        pass  # never the upstream's files under a quarantined local name
+    elif request.matchdict["name"] == request.context.project:
         fallback = upstream.json_page(request, request.context.project)
         if fallback is not None:
             return fallback
@@ -116,6 +130,8 @@ def project_json(request: Request) -> dict | Response:
     name, files = _project(request)
     if request.matchdict["name"] != name:
         return HTTPMovedPermanently(location=request.route_url("pypi_json", name=name))
+    if quarantined:
+        return _quarantined(request, name)
     latest = _latest_version(files)
     latest_files = [p for p in files if p.version == latest]
     releases: dict[str, list[dict]] = {}
@@ -138,6 +154,8 @@ def project_json(request: Request) -> dict | Response:
 def version_json(request: Request) -> dict | Response:
     name = request.context.project
     version = request.matchdict["version"]
+    if request.services.packages.status(name).hides_files:
+        raise HTTPNotFound()
     fallback = request.services.upstream.json_page(request, name, version)
     if fallback is not None:
         return fallback

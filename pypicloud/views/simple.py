@@ -1,4 +1,7 @@
-"""The simple repository API: PEP 503 HTML and PEP 691 JSON, with PEP 592/658/700/740 fields."""
+"""The simple repository API: PEP 503 HTML and PEP 691 JSON, with PEP 592/658/700 fields,
+api-version 1.4: PEP 740's ``provenance`` on every JSON file (a URL for a file with
+attestations, else null) and PEP 792's project status. PEP 708's optional ``tracks`` and
+``alternate-locations`` are not served: this index declares no tracked upstream project."""
 
 from __future__ import annotations
 
@@ -20,12 +23,13 @@ from pyramid.view import view_config
 from pypicloud.models import Package
 from pypicloud.negotiation import SIMPLE_JSON, choose_content_type
 from pypicloud.security import LIST, READ
+from pypicloud.status import ProjectStatus
 from pypicloud.templating import render
 from pypicloud.versions import sorted_versions
 from pypicloud.views.common import file_url, readable, stable_file_url, upload_time
 from pypicloud.views.provenance import provenance_url
 
-API_VERSION = "1.1"
+API_VERSION = "1.4"
 SIGNED_LINK_WINDOW = 600  # seconds a page with signed URLs may be served from memory
 
 
@@ -89,7 +93,8 @@ def simple_project(request: Request) -> Response:
     name = canonicalize_name(raw_name)
     services = request.services
     serial = services.packages.serial()
-    if raw_name == name:  # the upstream fallback answers (never for a local project)
+    quarantined = services.packages.status(name).hides_files
+    if raw_name == name and not quarantined:  # the upstream fallback may answer
         fallback = services.upstream.project_page(request, name, _content_type(request))
         if fallback is not None:
             return fallback
@@ -106,12 +111,17 @@ def simple_project(request: Request) -> Response:
     content_type = _content_type(request)
 
     def render_page() -> bytes:
-        files = services.packages.files(name)
+        status = services.packages.status(name)
+        files = services.packages.offered(name)
         facts = [file_facts(request, p) for p in reversed(files)]  # oldest first
         if content_type == SIMPLE_JSON:
-            return _json(_project_json(name, files, facts))
+            return _json(_project_json(name, files, facts, status))
         return render(
-            "simple_project.html", api_version=API_VERSION, name=name, files=facts
+            "simple_project.html",
+            api_version=API_VERSION,
+            name=name,
+            files=facts,
+            status=None if status.is_active else status,
         ).encode()
 
     key: tuple[Hashable, ...] = ("project", name, content_type, request.application_url)
@@ -149,7 +159,9 @@ def file_facts(request: Request, package: Package) -> dict:
     }
 
 
-def _project_json(name: str, files: list[Package], facts: list[dict]) -> dict:
+def _project_json(
+    name: str, files: list[Package], facts: list[dict], status: ProjectStatus
+) -> dict:
     entries = []
     for fact in facts:
         entry = {
@@ -169,6 +181,7 @@ def _project_json(name: str, files: list[Package], facts: list[dict]) -> dict:
     return {
         "meta": {"api-version": API_VERSION},
         "name": name,
+        "project-status": status.as_json(),
         "versions": sorted_versions(p.version for p in files),
         "files": entries,
     }

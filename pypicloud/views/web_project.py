@@ -1,4 +1,5 @@
-"""The web UI's project page, and its write actions (yank, unyank, delete).
+"""The web UI's project page, and its write actions (yank, unyank, delete; the status
+form posts to pypicloud.views.project_status).
 
 The page needs READ on the project (the forbidden view answers 404 to a signed-in user who
 may not read it, as for a missing project); the actions need WRITE and are POST forms that
@@ -23,6 +24,8 @@ from pypicloud.dists import CoreMetadata, InvalidDistribution, parse_core_metada
 from pypicloud.models import Package
 from pypicloud.packages import NotAllowed
 from pypicloud.security import READ, WRITE
+from pypicloud.status import MAX_REASON as MAX_STATUS_REASON
+from pypicloud.status import Status
 from pypicloud.views.common import principals, stable_file_url
 from pypicloud.views.web import install_lines, page
 
@@ -122,6 +125,9 @@ def project_page(request: Request) -> Response:
         install=install_lines(request, name)["pip"],
         may_write=bool(request.has_permission(WRITE)),
         may_delete=request.services.packages.may_delete(principals(request)),
+        project_status=request.services.packages.status(name),
+        statuses=[s.value for s in Status],
+        max_status_reason=MAX_STATUS_REASON,
     )
 
 

@@ -38,6 +38,7 @@ PROJECT_URLS = [
     "/api/package/{p}/{f}.metadata",
     "/integrity/{p}/1.0/{f}/provenance",
     "/integrity/{P}/1.0/{f}/provenance",
+    "/api/package/{p}/status",
     "/project/{p}/",
     "/project/{p}",
 ]
@@ -68,6 +69,12 @@ def world(make_app):
     attested = attestation(wheel_name(PRIVATE, "1.0"), hashlib.sha256(content).hexdigest())
     upload(app, PRIVATE, "1.0", content=content, fields={"attestations": field(attested)})
     app.secret_sha256 = app.app.registry.services.cache.fetch(wheel_name(PRIVATE, "1.0")).sha256
+    # Its status (and reason) must not leak either; archived, it still installs for its owner.
+    app.put_json(
+        f"/api/package/{PRIVATE}/status",
+        {"status": "archived", "reason": MARK},
+        headers=auth("bob"),
+    )
     return app
 
 
@@ -183,6 +190,24 @@ def test_a_signed_out_session(world):
     # limit of signed-cookie sessions, see SECURITY.md), so only a fresh jar is checked.
     world.reset()
     assert_like_missing(world, {}, "signed out")
+
+
+def test_setting_a_private_projects_status_reveals_nothing(world):
+    """A refused status change answers the same for a private and a missing project."""
+    for headers in ({}, auth("carol"), auth("mallory")):
+        answers = []
+        for project in (PRIVATE, MISSING):
+            response = world.put_json(
+                f"/api/package/{project}/status",
+                {"status": "quarantined"},
+                headers=headers,
+                expect_errors=True,
+            )
+            answers.append((response.status_int, swap(response.body)))
+        assert answers[0] == answers[1], headers
+        assert answers[0][0] in (401, 404)
+    status = world.get(f"/api/package/{PRIVATE}/status", headers=auth("bob")).json
+    assert status == {"name": PRIVATE, "status": "archived", "reason": MARK}
 
 
 def test_uploads_to_a_private_project_reveal_nothing(world):

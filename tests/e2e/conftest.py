@@ -87,7 +87,9 @@ def server(start_server) -> Server:
     return start_server()
 
 
-def pip_install(server: Server, target: Path, *args: str) -> subprocess.CompletedProcess:
+def pip_install(
+    server: Server, target: Path, *args: str, check: bool = True
+) -> subprocess.CompletedProcess:
     """The real pip, installing into ``target`` from the server only."""
     return run(
         [
@@ -99,11 +101,14 @@ def pip_install(server: Server, target: Path, *args: str) -> subprocess.Complete
             "--index-url",
             server.index(),
             *args,
-        ]
+        ],
+        check=check,
     )
 
 
-def uv_install(server: Server, target: Path, *args: str) -> subprocess.CompletedProcess:
+def uv_install(
+    server: Server, target: Path, *args: str, check: bool = True
+) -> subprocess.CompletedProcess:
     """The real uv, installing into ``target`` from the server only."""
     return run(
         [
@@ -118,7 +123,8 @@ def uv_install(server: Server, target: Path, *args: str) -> subprocess.Completed
             "--index-url",
             server.index(),
             *args,
-        ]
+        ],
+        check=check,
     )
 
 

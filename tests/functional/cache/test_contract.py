@@ -498,3 +498,50 @@ def test_writes_of_another_process_while_a_reload_lists_survive_it(open_cache):
     assert reloader.all("doomed") == []
     reloader.reload_from_storage([kept])  # a later rebuild trusts storage again
     assert {p.filename for p in writer.all_packages()} == {"kept-1.0.tar.gz"}
+
+
+# -- project status (PEP 792) -------------------------------------------------------------------
+
+ARCHIVED = '{"reason": "superseded by pkg2", "status": "archived"}'
+
+
+def test_project_status_round_trips_and_is_dropped(cache):
+    assert cache.project_status("pkg") is None
+    cache.save_project_status("pkg", ARCHIVED)
+    cache.save_project_status("other", '{"status": "deprecated"}')
+    assert cache.project_status("pkg") == ARCHIVED
+    cache.save_project_status("pkg", '{"status": "quarantined"}')
+    assert cache.project_status("pkg") == '{"status": "quarantined"}'
+    cache.save_project_status("pkg", None)
+    assert cache.project_status("pkg") is None
+    assert cache.project_status("other") == '{"status": "deprecated"}'
+    cache.save_project_status("never-set", None)  # dropping nothing is not an error
+
+
+def test_a_status_change_moves_the_serial_and_reading_it_does_not(cache):
+    seen = [cache.serial()]
+    for value in (ARCHIVED, '{"status": "quarantined"}', None):
+        cache.save_project_status("pkg", value)
+        seen.append(cache.serial())
+        cache.project_status("pkg")
+        assert cache.serial() == seen[-1]
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)
+
+
+@pytest.mark.parametrize("graceful", [False, True])
+def test_a_rebuild_keeps_statuses(cache, graceful):
+    cache.add(package())
+    cache.save_project_status("pkg", ARCHIVED)
+    cache.reload_from_storage(iter([package(uploader="from storage")]), graceful=graceful)
+    assert cache.project_status("pkg") == ARCHIVED
+    cache.reload_from_storage([], graceful=graceful)
+    cache.clear_all()
+    assert cache.project_status("pkg") == ARCHIVED
+
+
+def test_a_second_process_sees_a_status_at_once(open_cache):
+    first, second = open_cache(), open_cache()
+    before = second.serial()
+    first.save_project_status("pkg", ARCHIVED)
+    assert second.project_status("pkg") == ARCHIVED
+    assert second.serial() > before

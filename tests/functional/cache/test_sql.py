@@ -112,6 +112,24 @@ def test_names_differing_in_case_or_accents_are_distinct_on_mysql(mysql_url):
     engine.dispose()
 
 
+def test_a_database_of_the_previous_release_gets_the_status_table(engine):
+    """Version 2 (before project statuses): the table comes at start-up, records stay, and
+    statuses are names compared exactly (MySQL's collation too)."""
+    SQLCache(engine).add(Package("kept", "1.0", "kept-1.0.tar.gz"))
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE pypicloud_project_status"))
+        conn.execute(
+            sa.text("UPDATE pypicloud_schema SET version = 2 WHERE component = 'packages'")
+        )
+    cache = SQLCache(engine)
+    assert current_version(engine, "packages") == len(MIGRATIONS) == 3
+    assert cache.fetch("kept-1.0.tar.gz") is not None
+    cache.save_project_status("cafe", '{"status": "archived"}')
+    cache.save_project_status("café", '{"status": "deprecated"}')
+    assert cache.project_status("cafe") == '{"status": "archived"}'
+    assert cache.project_status("Cafe") is None
+
+
 def test_a_newer_schema_than_this_release_stops_start_up(sqlite_url):
     engine = make_engine(sqlite_url)
     SQLCache(engine)

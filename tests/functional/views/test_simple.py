@@ -33,7 +33,7 @@ def get(app, url, user="bob", accept=None, **kwargs):
 def test_index_html_lists_readable_projects(filled):
     page = get(filled, "/simple/")
     assert page.content_type == "text/html"
-    assert '<meta name="pypi:repository-version" content="1.1">' in page.text
+    assert '<meta name="pypi:repository-version" content="1.4">' in page.text
     assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', page.text) == [
         ("http://localhost/simple/alpha/", "alpha"),
         ("http://localhost/simple/beta/", "beta"),
@@ -46,7 +46,7 @@ def test_index_json(filled):
     page = get(filled, "/simple/", accept=JSON)
     assert page.content_type == JSON
     assert page.json == {
-        "meta": {"api-version": "1.1"},
+        "meta": {"api-version": "1.4"},
         "projects": [{"name": "alpha"}, {"name": "beta"}, {"name": "secret"}],
     }
 
@@ -112,7 +112,7 @@ def test_project_html_has_every_pep_field(filled):
 
 def test_project_json_has_every_pep_field(filled):
     page = get(filled, "/simple/alpha/", accept=JSON).json
-    assert page["meta"] == {"api-version": "1.1"}
+    assert page["meta"] == {"api-version": "1.4"}
     assert page["name"] == "alpha"
     assert page["versions"] == ["1.0", "1.1"]
     wheel, sdist = page["files"]

@@ -1,0 +1,290 @@
+"""Project status (PEP 792) through the app: the REST API and web form, what the simple
+API and PyPI's JSON API serve, upload refusals, and a quarantined project's files withheld
+(the fast path included). Real file storage and SQLite; the backends are in
+tests/functional/cache/test_contract.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from pypicloud.audit import AuditQuery
+from tests.dists import wheel_name
+from tests.functional.cache.test_app_backends import (  # noqa: F401 (fixtures)
+    dynamo_db_settings,
+    redis_db_settings,
+)
+from tests.functional.conftest import auth, upload
+from tests.functional.views.test_web import sign_in
+
+JSON = "application/vnd.pypi.simple.v1+json"
+WHEEL = wheel_name("alpha", "1.0")
+STATUS_URL = "/api/package/{}/status"
+
+
+@pytest.fixture
+def filled(app):
+    upload(app, "alpha", "1.0")
+    upload(app, "alpha", "1.0", kind="sdist")
+    upload(app, "secret", "1.0")
+    return app
+
+
+def put(app, project, body, user="alice", **kwargs):
+    headers = auth(user) if user else {}
+    return app.put_json(STATUS_URL.format(project), body, headers=headers, **kwargs)
+
+
+def services(app):
+    return app.app.registry.services
+
+
+# -- the REST API -------------------------------------------------------------------------
+
+
+def test_a_project_is_active_until_set(filled):
+    got = filled.get(STATUS_URL.format("alpha"), headers=auth("carol")).json
+    assert got == {"name": "alpha", "status": "active"}
+
+
+@pytest.mark.parametrize("user", ["alice", "bob"])  # an admin, an owner (write permission)
+def test_admins_and_owners_set_it(filled, user):
+    body = {"status": "archived", "reason": "  superseded\nby beta "}
+    answered = put(filled, "alpha", body, user=user).json
+    assert answered == {"name": "alpha", "status": "archived", "reason": "superseded by beta"}
+    assert filled.get(STATUS_URL.format("alpha"), headers=auth("dave")).json == answered
+    put(filled, "alpha", {"status": "active"}, user=user)
+    assert filled.get(STATUS_URL.format("alpha"), headers=auth("dave")).json["status"] == "active"
+
+
+def test_readers_may_not_set_it_and_anonymous_must_sign_in(filled):
+    refused = put(filled, "alpha", {"status": "archived"}, user="carol", status=403)
+    assert refused.json == {"error": "You may not write to alpha"}
+    put(filled, "alpha", {"status": "archived"}, user=None, status=401)
+    filled.get(STATUS_URL.format("alpha"), status=401)
+    assert services(filled).packages.status("alpha").is_active
+
+
+def test_a_project_the_caller_cannot_read_is_missing(filled):
+    for method in ("get", "put"):
+        answers = []
+        for project in ("secret", "nothing"):
+            url = STATUS_URL.format(project)
+            if method == "get":
+                response = filled.get(url, headers=auth("carol"), status=404)
+            else:
+                response = put(filled, project, {"status": "archived"}, user="carol", status=404)
+            answers.append(response.body.replace(b"secret", b"nothing"))
+        assert answers[0] == answers[1], method
+    assert services(filled).packages.status("secret").is_active
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"status": "retired"}, "Unknown status 'retired'"),
+        ({"status": None}, "status must be a string"),
+        ({"status": "archived", "reason": 5}, "reason must be a string"),
+        ({"status": "archived", "reason": "x" * 401}, "reason is too long"),
+        ({"status": "archived", "reason": "a\x00b"}, "plain text"),
+        (["archived"], "Expected {"),
+    ],
+)
+def test_bad_bodies_are_400_and_change_nothing(filled, body, message):
+    before = services(filled).packages.serial()
+    refused = put(filled, "alpha", body, status=400)
+    assert message in refused.json["error"]
+    assert services(filled).packages.serial() == before
+    assert services(filled).packages.status("alpha").is_active
+
+
+def test_a_change_moves_the_serial_and_is_audited(filled):
+    packages = services(filled).packages
+    before = packages.serial()
+    put(filled, "alpha", {"status": "deprecated", "reason": "use beta"})
+    assert packages.serial() > before
+    audit = services(filled).audit
+    if not audit.stored:
+        pytest.fail("the default app keeps no audit log: this test needs one")
+    [entry] = audit.query(AuditQuery(action="status"))
+    assert (entry.project, entry.detail, entry.actor) == (
+        "alpha",
+        "active -> deprecated: use beta",
+        "alice",
+    )
+
+
+# -- the web UI -----------------------------------------------------------------------------
+
+
+def test_the_web_form_needs_csrf_and_write_permission(filled):
+    csrf = sign_in(filled, "bob")
+    assert 'action="/project/alpha/status"' in filled.get("/project/alpha/").text
+    filled.post("/project/alpha/status", {"status": "archived"}, status=400)  # no CSRF token
+    form = {"csrf_token": csrf, "status": "archived", "reason": "done <b>here</b>"}
+    filled.post("/project/alpha/status", form, status=303)
+    page = filled.get("/project/alpha/").text
+    assert "This project is archived." in page
+    assert "done &lt;b&gt;here&lt;/b&gt;" in page
+    assert "It accepts no new uploads." in page
+    csrf = sign_in(filled, "carol")
+    page = filled.get("/project/alpha/").text
+    assert "This project is archived." in page  # readers see the banner...
+    assert 'action="/project/alpha/status"' not in page  # ...but not the form
+    form = {"csrf_token": csrf, "status": "active"}
+    filled.post("/project/alpha/status", form, status=403)
+    filled.post("/project/secret/status", form, status=404)
+    filled.post("/project/alpha/status", {**form, "status": "gone"}, status=403)
+    csrf = sign_in(filled, "alice")
+    filled.post("/project/alpha/status", {**form, "csrf_token": csrf, "status": "gone"}, status=400)
+    assert services(filled).packages.status("alpha").status.value == "archived"
+
+
+def test_an_active_project_has_no_banner(filled):
+    sign_in(filled, "bob")
+    assert "This project is" not in filled.get("/project/alpha/").text
+
+
+# -- what the simple API serves ------------------------------------------------------------
+
+
+def head_of(html: str) -> str:
+    return html.split("<title>")[0]
+
+
+def test_html_meta_tags_exactly(filled):
+    active = filled.get("/simple/alpha/", headers=auth("bob")).text
+    assert head_of(active) == (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        '    <meta name="pypi:repository-version" content="1.4">\n    '
+    )
+    put(filled, "alpha", {"status": "deprecated"})
+    page = filled.get("/simple/alpha/", headers=auth("bob")).text
+    assert head_of(page) == (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        '    <meta name="pypi:repository-version" content="1.4">\n'
+        '    <meta name="pypi:project-status" content="deprecated">\n    '
+    )
+    assert page.split("<title>")[1] == active.split("<title>")[1]  # the rest is unchanged
+    put(filled, "alpha", {"status": "archived", "reason": 'say "no" & <go>'})
+    page = filled.get("/simple/alpha/", headers=auth("bob")).text
+    assert head_of(page) == (
+        "<!DOCTYPE html>\n<html>\n  <head>\n"
+        '    <meta name="pypi:repository-version" content="1.4">\n'
+        '    <meta name="pypi:project-status" content="archived">\n'
+        '    <meta name="pypi:project-status-reason" content="say &#34;no&#34; &amp; &lt;go&gt;">\n'
+        "    "
+    )
+
+
+def test_json_keys_exactly(filled):
+    page = filled.get("/simple/alpha/", headers={**auth("bob"), "Accept": JSON}).json
+    assert page["meta"] == {"api-version": "1.4"}
+    assert page["project-status"] == {"status": "active"}
+    assert "tracks" not in page and "alternate-locations" not in page
+    assert [f["provenance"] for f in page["files"]] == [None, None]
+    put(filled, "alpha", {"status": "archived", "reason": "frozen"})
+    page = filled.get("/simple/alpha/", headers={**auth("bob"), "Accept": JSON}).json
+    assert page["project-status"] == {"status": "archived", "reason": "frozen"}
+    assert len(page["files"]) == 2  # archived: installs as before
+    assert filled.get("/simple/", headers={**auth("bob"), "Accept": JSON}).json["meta"] == {
+        "api-version": "1.4"
+    }
+
+
+# -- uploads -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", ["archived", "quarantined"])
+def test_uploads_are_refused_before_anything_is_stored(filled, tmp_path, status):
+    put(filled, "alpha", {"status": status, "reason": "no more"})
+    refused = upload(filled, "alpha", "2.0", status=400)
+    assert refused.status == f"400 Project is {status}: uploads are not allowed (no more)"
+    assert services(filled).cache.fetch(wheel_name("alpha", "2.0")) is None
+    assert not (tmp_path / "packages" / "alpha" / "2.0").exists()
+    filled.post(
+        f"/api/package/alpha/{wheel_name('alpha', '2.0')}",
+        upload_files=[("content", wheel_name("alpha", "2.0"), b"x")],
+        headers=auth("bob"),
+        status=400,
+    )
+
+
+def test_deprecated_projects_take_uploads(filled):
+    put(filled, "alpha", {"status": "deprecated"})
+    upload(filled, "alpha", "2.0")
+    put(filled, "alpha", {"status": "archived"})
+    put(filled, "alpha", {"status": "active"})
+    upload(filled, "alpha", "3.0")
+
+
+# -- a quarantined project offers no files --------------------------------------------------
+
+
+def test_quarantine_hides_files_everywhere(filled):
+    bob = auth("bob")
+    file_url = f"/api/package/alpha/{WHEEL}"
+    filled.get(file_url, headers=bob, status=200)
+    put(filled, "alpha", {"status": "quarantined", "reason": "malware"})
+    html = filled.get("/simple/alpha/", headers=bob).text
+    assert "<a href" not in html
+    assert '<meta name="pypi:project-status" content="quarantined">' in html
+    page = filled.get("/simple/alpha/", headers={**bob, "Accept": JSON}).json
+    assert page["files"] == [] and page["versions"] == []
+    assert page["project-status"] == {"status": "quarantined", "reason": "malware"}
+    legacy = filled.get("/pypi/alpha/json", headers=bob).json
+    assert (legacy["releases"], legacy["urls"]) == ({}, [])
+    assert legacy["info"]["project_status"] == {"status": "quarantined", "reason": "malware"}
+    filled.get("/pypi/alpha/1.0/json", headers=bob, status=404)
+    filled.get(file_url, headers=bob, status=404)
+    filled.get(file_url + ".metadata", headers=bob, status=404)
+    filled.head(file_url, headers=bob, status=404)
+    # Admins may still fetch a file by its URL, to inspect it; their pages list nothing.
+    filled.get(file_url, headers=auth("alice"), status=200)
+    filled.get(file_url + ".metadata", headers=auth("alice"), status=200)
+    assert "<a href" not in filled.get("/simple/alpha/", headers=auth("alice")).text
+    put(filled, "alpha", {"status": "active"})
+    filled.get(file_url, headers=bob, status=200)
+    assert filled.get("/simple/alpha/", headers=bob).text.count("<a href") == 2
+
+
+def test_the_fast_path_never_replays_a_page_or_file_from_before_the_change(filled):
+    bob = auth("bob")
+    file_url = f"/api/package/alpha/{WHEEL}"
+    for _ in range(2):  # the second answers are the fast path's replays
+        assert filled.get("/simple/alpha/", headers=bob).text.count("<a href") == 2
+        assert len(filled.get("/simple/alpha/", headers={**bob, "Accept": JSON}).json["files"]) == 2
+        assert filled.get("/pypi/alpha/json", headers=bob).json["urls"]
+        filled.get(file_url, headers=bob, status=200)
+    put(filled, "alpha", {"status": "quarantined"})
+    assert "<a href" not in filled.get("/simple/alpha/", headers=bob).text
+    assert filled.get("/simple/alpha/", headers={**bob, "Accept": JSON}).json["files"] == []
+    assert filled.get("/pypi/alpha/json", headers=bob).json["urls"] == []
+    filled.get(file_url, headers=bob, status=404)
+
+
+def test_a_rebuild_keeps_statuses(filled):
+    put(filled, "alpha", {"status": "quarantined", "reason": "malware"})
+    services(filled).packages.reload_from_storage()
+    assert services(filled).packages.status("alpha").reason == "malware"
+    assert filled.get("/simple/alpha/", headers={**auth("bob"), "Accept": JSON}).json["files"] == []
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "redis", "dynamo"])
+def test_quarantine_through_the_app_on_every_database(request, make_app, backend):
+    """The same rules whatever keeps the status; a rebuild from storage keeps it."""
+    if backend == "sqlite":
+        settings: dict = {}
+    elif backend == "postgresql":
+        settings = {"db.url": request.getfixturevalue("postgresql_url")}
+    else:
+        settings = request.getfixturevalue(f"{backend}_db_settings")
+    app = make_app(**settings)
+    upload(app, "alpha", "1.0")
+    put(app, "alpha", {"status": "quarantined", "reason": "malware"})
+    services(app).packages.reload_from_storage()
+    bob = auth("bob")
+    assert app.get("/simple/alpha/", headers={**bob, "Accept": JSON}).json["files"] == []
+    app.get(f"/api/package/alpha/{WHEEL}", headers=bob, status=404)
+    assert upload(app, "alpha", "2.0", status=400).status.startswith("400 Project is quarantined")
+    put(app, "alpha", {"status": "active"})
+    assert len(app.get("/simple/alpha/", headers={**bob, "Accept": JSON}).json["files"]) == 1
