@@ -29,6 +29,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("api_packages", "/api/package/")
     config.add_route("api_project", "/api/package/{name}/")
     config.add_route("api_release", "/api/package/{name}/{version}/")
+    config.add_route("api_release_keep", "/api/package/{name}/{version}/keep")
     config.add_route("api_file", "/api/package/{name}/{filename}")
 
     # Accounts and API tokens.

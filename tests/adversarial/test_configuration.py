@@ -186,6 +186,8 @@ BAD_VALUES: dict[str, tuple[str, dict[str, str | None]]] = {
     "pypi.production": ("maybe", {}),
     "pypi.audit_retention_days": ("-1", {}),
     "storage.accel_redirect": ("relative/path", {}),
+    "pypi.retention": ("* keep=all", {}),
+    "pypi.retention_interval": ("daily", {"pypi.retention": "* keep=5"}),
 }
 
 #: Documented keys no value can make malformed, and why.
