@@ -64,8 +64,17 @@ def test_prerelease_age_uses_packaging_and_a_fixed_clock():
         release("1.0rc2", 30),  # exactly 30 days: not older
         release("1.0.post1", 400),  # a post-release is a final release
         release("1.0.dev1", 400),  # a dev release is not a pre-release here
+        release("0.9b1.dev1", 400),  # nor a dev release of a pre-release
     )
     assert found == ["2.0b1"]
+
+
+def test_an_age_counts_from_the_release_s_last_upload():
+    rule = parse_rule("* prerelease_age=30d")
+    old_wheel = release("1.0rc1", 60)
+    new_sdist = release("1.0rc1", 2, kinds=("sdist",))
+    assert removed(rule, old_wheel + new_sdist, release("2.0")) == []
+    assert removed(rule, old_wheel, release("2.0")) == ["1.0rc1"]
 
 
 def test_dev_age_covers_every_dev_release():
