@@ -26,6 +26,7 @@ def test_one_check_runs_once_when_nobody_holds_the_lock(deploy):
     four_releases(d)
     schedule = d.services.retention_schedule
     assert schedule is not None and schedule.interval == 3600
+    assert schedule._thread is not None and schedule._thread.is_alive()  # the server's
     assert schedule.tick() is True
     assert d.services.cache.fetch(OLDEST) is None
     assert not (d.storage / "proj" / "1.0").exists()

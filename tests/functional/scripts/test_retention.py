@@ -101,3 +101,11 @@ def test_help_names_the_options(ppc):
     result = ppc("retention", "--help")
     assert result.returncode == 0
     assert all(flag in result.stdout for flag in ("--dry-run", "--project", "--json"))
+
+
+def test_a_command_runs_no_scheduled_task(make_ini):
+    from pypicloud.scripts.common import load_services
+
+    ini = make_ini(**{"pypi.retention": RULES, "pypi.retention_interval": "1h"})
+    schedule = load_services(str(ini)).retention_schedule
+    assert schedule is not None and schedule._thread is None
