@@ -97,16 +97,17 @@ def parse_rule(line: str) -> Rule:
 
 
 def parse_rules(text: str) -> list[Rule]:
-    """One rule per non-empty line; ``#`` starts a comment."""
+    """One rule per non-empty line, or per ``;`` (one environment variable can then hold
+    them all); ``#`` starts a comment."""
     rules = []
     for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        try:
-            rules.append(parse_rule(line))
-        except ValueError as exc:
-            raise ValueError(f"line {number}: {exc}") from None
+        for part in raw.split("#", 1)[0].split(";"):
+            if not part.strip():
+                continue
+            try:
+                rules.append(parse_rule(part.strip()))
+            except ValueError as exc:
+                raise ValueError(f"line {number}: {exc}") from None
     return rules
 
 

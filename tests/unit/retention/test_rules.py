@@ -188,3 +188,9 @@ def test_settings_defaults_are_off():
         )
     )
     assert options.rules == (Rule("*", keep=3),) and options.interval == 86400
+
+
+def test_one_line_holds_several_rules_separated_by_semicolons():
+    settings = Settings({}, environ={"PPC_PYPI_RETENTION": "exempt-* ; * keep=3"})
+    options = RetentionOptions.from_settings(settings)
+    assert options.rules == (Rule("exempt-*"), Rule("*", keep=3))
