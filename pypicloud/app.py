@@ -15,6 +15,9 @@ from pypicloud.cache import Cache, cache_from_settings
 from pypicloud.metrics import Metrics, MetricsOptions
 from pypicloud.packages import PackageOptions, PackageService
 from pypicloud.pages import PageCache
+from pypicloud.retention.rules import RetentionOptions
+from pypicloud.retention.runner import RetentionRunner
+from pypicloud.retention.schedule import RetentionSchedule
 from pypicloud.security import Authenticator, CredentialCache, SecurityPolicy
 from pypicloud.settings import Settings
 from pypicloud.storage import Storage, storage_from_settings
@@ -67,6 +70,10 @@ class Services:
     metrics: Metrics = dataclasses.field(default_factory=lambda: Metrics(MetricsOptions("off")))
     #: Rebuild the package database from storage when ``start`` is called.
     rebuild_on_start: bool = False
+    #: ``pypi.retention``: ``ppc-retention`` runs it; ``retention_schedule`` when an
+    #: interval is set (``start`` begins it).
+    retention: RetentionRunner | None = None
+    retention_schedule: RetentionSchedule | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -84,6 +91,7 @@ class Services:
             metrics=metrics,
             verifier=AttestationVerifier.from_settings(settings),
         )
+        retention = RetentionOptions.from_settings(settings)
         ttl = settings.int("auth.cache_seconds", 60, minimum=0)
         authenticator = Authenticator(
             access, tokens, CredentialCache(ttl=float(ttl or 0)), audit=audit
@@ -123,6 +131,9 @@ class Services:
             )
         SyncOptions.from_settings(settings)  # ppc-sync's keys: checked with the rest
         services.rebuild_on_start = settings.bool("db.reload_on_start", False) or cache.is_empty()
+        services.retention = RetentionRunner(packages, retention)
+        if retention.interval is not None:
+            services.retention_schedule = RetentionSchedule(services.retention, retention.interval)
         return services
 
     def start(self) -> None:
@@ -132,6 +143,8 @@ class Services:
         if self.rebuild_on_start:
             # In the background: the server answers meanwhile (/health says "rebuilding").
             self.packages.start_rebuild()
+        if self.retention_schedule is not None:
+            self.retention_schedule.start()
 
     def health(self) -> dict[str, tuple[bool, str]]:
         return {**self.packages.health(), "access": self.access.check_health()}

@@ -21,6 +21,7 @@ STORED_KEYS = (
     "core_metadata_sha256",
     "size",
     "provenance_sha256",  # the file has a stored provenance object (PEP 740): its sha256
+    "keep",  # marked to keep: retention never removes the release
 )
 
 
@@ -81,6 +82,11 @@ class Package:
         return int(value) if value not in (None, "") else None
 
     @property
+    def kept(self) -> bool:
+        """Marked to keep (``PUT /api/package/<name>/<version>/keep``)."""
+        return bool(self.data.get("keep"))
+
+    @property
     def is_wheel(self) -> bool:
         return self.filename.endswith(".whl")
 
@@ -111,7 +117,7 @@ class Package:
             value = meta.get(key, meta.get(key.replace("_", "-")))
             if value in (None, ""):
                 continue
-            if key == "yanked":
+            if key in ("yanked", "keep"):
                 value = str(value).lower() == "true"
             elif key == "size":
                 try:

@@ -54,6 +54,9 @@ DEFAULT_SERIAL_CACHE_MS = 250
 #: Project statuses remembered for the current serial (a bound: clients choose the names).
 MAX_STATUSES_KEPT = 4096
 
+#: Who the audit log names for deletions by a retention rule.
+RETENTION_ACTOR = Actor(name="retention")
+
 
 class NotAllowed(Exception):
     """A policy (not a grant) forbids the action; the message says which setting."""
@@ -373,13 +376,48 @@ class PackageService:
 
     def delete(self, package: Package, principals: frozenset[str] = frozenset()) -> None:
         self.check_delete(principals)
+        self._remove(package)
+
+    def expire(self, package: Package, reason: str) -> None:
+        """Delete a file under a retention rule (pypi.retention): the operator wrote the
+        rule, so no user's delete policy applies; recorded as the ``retention`` actor."""
+        self._remove(package, actor=RETENTION_ACTOR, detail=f"retention: {reason}")
+
+    def _remove(
+        self, package: Package, *, actor: Actor | None = None, detail: str | None = None
+    ) -> None:
         with self.file_locks.hold(package.filename):
             self.storage.delete(package)
             self.cache.delete(package)
             self.changed()
             self.window.record(package, deleted=True)
-        log.info("deleted %s", package.filename)
-        self.audit.record("delete", project=package.name, target=package.filename)
+        log.info("deleted %s%s", package.filename, f" ({detail})" if detail else "")
+        self.audit.record(
+            "delete", project=package.name, target=package.filename, detail=detail, actor=actor
+        )
+
+    def _change_data(self, package: Package, data: dict) -> Package:
+        """Replace a file's facts: in storage first (they travel with it), then the cache."""
+        changed = dataclasses.replace(package, data=data)
+        self.storage.update_metadata(changed)
+        self.cache.save(changed)
+        self.changed()
+        self.window.record(changed, deleted=False)
+        return changed
+
+    def set_kept(self, package: Package, keep: bool) -> Package:
+        """Mark one file to keep (retention never removes its release), or clear the mark."""
+        data = {k: v for k, v in package.data.items() if k != "keep"}
+        if keep:
+            data["keep"] = True
+        changed = self._change_data(package, data)
+        self.audit.record(
+            "keep" if keep else "unkeep", project=package.name, target=package.filename
+        )
+        return changed
+
+    def set_release_kept(self, files: Iterable[Package], keep: bool) -> list[Package]:
+        return [self.set_kept(p, keep) for p in files]
 
     def mirror(self, filename: str, stored: Package | None, *, key_of: str | None = None) -> str:
         """Make the record of ``filename`` what storage holds, after another server changed
@@ -422,11 +460,7 @@ class PackageService:
                 data["yanked_reason"] = reason
         else:
             data.pop("yanked", None)
-        changed = dataclasses.replace(package, data=data)
-        self.storage.update_metadata(changed)
-        self.cache.save(changed)
-        self.changed()
-        self.window.record(changed, deleted=False)
+        changed = self._change_data(package, data)
         self.audit.record(
             "yank" if yanked else "unyank",
             project=package.name,

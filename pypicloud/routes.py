@@ -34,6 +34,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("api_release", "/api/package/{name}/{version}/")
     # Before api_file: no distribution file is named "status".
     config.add_route("api_project_status", "/api/package/{name}/status")
+    config.add_route("api_release_keep", "/api/package/{name}/{version}/keep")
     config.add_route("api_file", "/api/package/{name}/{filename}")
 
     # Accounts and API tokens.

@@ -58,6 +58,8 @@ def load_services(ini: str) -> Services:
     except ConfigError as exc:
         fail(f"pypicloud cannot start: {exc}")
     services = config.registry.services
+    if services.retention_schedule is not None:  # a command runs no scheduled task
+        services.retention_schedule.stop()
     services.packages.rebuilder.wait()  # a command works on the whole database, as before
     return services  # type: ignore[no-any-return]
 

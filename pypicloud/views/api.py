@@ -33,6 +33,7 @@ def package_json(request: Request, package: Package) -> dict:
         "uploader": package.data.get("uploader"),
         "yanked": package.yanked is not False,
         "yanked_reason": package.yanked or None,
+        "keep": package.kept,
     }
 
 
@@ -136,6 +137,21 @@ def patch_release(request: Request) -> dict:
         raise HTTPNotFound()
     yanked, reason = _yank_body(request)
     changed = packages.set_release_yanked(files, yanked, reason)
+    return {"packages": [package_json(request, p) for p in changed]}
+
+
+@view_config(
+    route_name="api_release_keep", request_method=("PUT", "DELETE"), renderer="json",
+    permission=WRITE,
+)  # fmt: skip
+def keep_release(request: Request) -> dict:
+    """Mark a release to keep (PUT) or clear the mark (DELETE): retention never removes a
+    marked release. Who may upload to the project (or an admin) may."""
+    packages = request.services.packages
+    files = packages.release(request.context.project, _version(request))
+    if not files:
+        raise HTTPNotFound()
+    changed = packages.set_release_kept(files, request.method == "PUT")
     return {"packages": [package_json(request, p) for p in changed]}
 
 

@@ -199,6 +199,8 @@ BAD_VALUES: dict[str, tuple[str, dict[str, str | None]]] = {
     "sync.retry_seconds": ("soon", {}),
     "sync.max_receives": ("-1", {}),
     "sync.reconcile_seconds": ("hourly", {}),
+    "pypi.retention": ("* keep=all", {}),
+    "pypi.retention_interval": ("daily", {"pypi.retention": "* keep=5"}),
 }
 
 #: Documented keys no value can make malformed, and why.

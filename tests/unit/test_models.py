@@ -40,3 +40,14 @@ def test_original_dash_spelling_is_read():
         {"hash-sha256": "abc", "requires-python": ">=3"},
     )
     assert back.sha256 == "abc" and back.requires_python == ">=3"
+
+
+def test_keep_mark_round_trip():
+    package = Package("p", "1", "p-1.tar.gz", data={"keep": True})
+    assert package.kept is True
+    meta = package.stored_metadata()
+    assert meta == {"keep": "true"}
+    back = Package.from_stored_metadata("p", "1", "p-1.tar.gz", package.last_modified, meta)
+    assert back.kept is True and back.data == {"keep": True}
+    unmarked = Package.from_stored_metadata("p", "1", "p-1.tar.gz", package.last_modified, {})
+    assert unmarked.kept is False and "keep" not in unmarked.stored_metadata()

@@ -156,6 +156,21 @@ def test_unyank_removes_the_reason_and_the_upload_time_stays(storage):
     assert unyanked.last_modified == before.last_modified
 
 
+def test_a_keep_mark_travels_with_the_file_and_the_upload_time_stays(storage):
+    """Retention ages count from the upload time: marking a release must not reset it."""
+    package = storage.upload(make_package(), io.BytesIO(b"x"))
+    [before] = storage.list()
+    package.data.update(keep=True)
+    storage.update_metadata(package)
+    [marked] = storage.list()
+    assert marked.kept is True and marked.last_modified == before.last_modified
+    del package.data["keep"]
+    storage.update_metadata(package)
+    [cleared] = storage.list()
+    assert cleared.kept is False and "keep" not in cleared.data
+    assert cleared.last_modified == before.last_modified
+
+
 def test_update_metadata_of_a_missing_file_raises(storage):
     with pytest.raises(PackageNotStored):
         storage.update_metadata(make_package())
