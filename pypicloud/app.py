@@ -12,6 +12,7 @@ from pypicloud.accounts import AccountOptions, AccountService, tokens_from
 from pypicloud.audit import AuditLog, NullAuditLog, audit_from_settings
 from pypicloud.cache import Cache, cache_from_settings
 from pypicloud.metrics import Metrics, MetricsOptions
+from pypicloud.oidc.service import TrustedPublishing
 from pypicloud.packages import PackageOptions, PackageService
 from pypicloud.pages import PageCache
 from pypicloud.security import Authenticator, CredentialCache, SecurityPolicy
@@ -39,8 +40,7 @@ class ServerOptions:
         return cls(
             realm=settings.str("pypi.realm", "pypi") or "pypi",
             cache_max_age=settings.int("pyramid.cache_max_age", 0, minimum=0) or 0,
-            index_max_age=settings.int("pypi.index_max_age", cls.index_max_age, minimum=0)
-            or 0,
+            index_max_age=settings.int("pypi.index_max_age", cls.index_max_age, minimum=0) or 0,
             index_stale_while_revalidate=settings.int(
                 "pypi.index_stale_while_revalidate", cls.index_stale_while_revalidate, minimum=0
             )
@@ -66,6 +66,8 @@ class Services:
     metrics: Metrics = dataclasses.field(default_factory=lambda: Metrics(MetricsOptions("off")))
     #: Rebuild the package database from storage when ``start`` is called.
     rebuild_on_start: bool = False
+    #: Trusted publishing (``pypi.trusted_publishing``); None when it is off.
+    publishing: TrustedPublishing | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -106,6 +108,7 @@ class Services:
             upstream=Upstream.from_settings(settings, packages),
             audit=audit,
             metrics=metrics,
+            publishing=TrustedPublishing.from_settings(settings, tokens, authenticator, audit),
         )
         for name in unknown_users(access.backend, sorted(access.defaults.admins)):
             log.warning("auth.admins names %r, a user the access backend does not know", name)

@@ -186,6 +186,13 @@ BAD_VALUES: dict[str, tuple[str, dict[str, str | None]]] = {
     "pypi.production": ("maybe", {}),
     "pypi.audit_retention_days": ("-1", {}),
     "storage.accel_redirect": ("relative/path", {}),
+    "pypi.trusted_publishing": ("maybe", {}),
+    "pypi.oidc_audience": ("two words", {}),
+    "pypi.oidc_token_lifetime": ("30", {}),
+    "pypi.oidc_leeway": ("301", {}),
+    "pypi.oidc_fetch_timeout": ("0", {}),
+    "pypi.oidc_keys_cache_seconds": ("-1", {}),
+    "pypi.oidc_allow_http": ("maybe", {}),
 }
 
 #: Documented keys no value can make malformed, and why.

@@ -1,0 +1,92 @@
+"""Trusted publishing end to end: a real pserve, the local OIDC issuer, the real twine."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.dists import write_dists
+from tests.e2e.conftest import run
+from tests.functional.conftest import auth
+from tests.tools import venv_tool
+
+pytestmark = pytest.mark.e2e
+
+
+def call(url: str, body: dict | None = None, headers: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+@pytest.fixture
+def publishing(start_server, oidc_issuer):
+    server = start_server(**{"pypi.trusted_publishing": "true", "pypi.oidc_allow_http": "true"})
+    status, _ = call(
+        f"{server.url}/admin/publishers",
+        {
+            "project": "ci-widget",
+            "issuer": oidc_issuer.url,
+            "claims": {"repository": "octo/widget"},
+        },
+        auth("alice"),
+    )
+    assert status == 200
+    return server
+
+
+def twine(server, files, secret, check=True):
+    return run(
+        [
+            venv_tool("twine"),
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            f"{server.url}/simple/",
+            "-u",
+            "__token__",
+            "-p",
+            secret,
+            *map(str, files),
+        ],
+        check=check,
+    )
+
+
+def test_exchange_then_twine_upload(publishing, oidc_issuer, tmp_path):
+    server = publishing
+    status, audience = call(f"{server.url}/_/oidc/audience")
+    assert (status, audience) == (200, {"audience": "pypicloud"})
+    oidc = oidc_issuer.sign(aud=audience["audience"])
+    status, minted = call(f"{server.url}/_/oidc/mint-token", {"token": oidc})
+    assert status == 200 and minted["success"] is True, minted
+    twine(server, write_dists(tmp_path / "dist", "ci-widget", "1.0"), minted["token"])
+    _, listed = call(f"{server.url}/api/package/ci-widget/", headers=auth("alice"))
+    assert {p["filename"] for p in listed["packages"]} == {
+        "ci_widget-1.0-py3-none-any.whl",
+        "ci_widget-1.0.tar.gz",
+    }
+    refused = twine(
+        server, write_dists(tmp_path / "other", "not-widget", "1.0"), minted["token"], check=False
+    )
+    assert refused.returncode != 0 and "403" in refused.stdout + refused.stderr
+    log = (server.root / "server.log").read_text()
+    assert minted["token"] not in log and oidc not in log
+
+
+def test_an_expired_oidc_token_is_refused(publishing, oidc_issuer):
+    expired = oidc_issuer.sign(exp=int(time.time()) - 300, iat=int(time.time()) - 900)
+    status, answer = call(f"{publishing.url}/_/oidc/mint-token", {"token": expired})
+    assert status == 422 and "expired" in answer["message"]
+    assert "token" not in answer
