@@ -43,7 +43,6 @@ TIME_REFUSALS: list[tuple[type[Exception], str]] = [
     (jwt.InvalidAudienceError, "the token's audience is not accepted"),
     (jwt.InvalidIssuerError, "the token's issuer does not match"),
     (jwt.InvalidSignatureError, "the token's signature is invalid"),
-    (jwt.MissingRequiredClaimError, "the token lacks a required claim (exp, iat, jti)"),
 ]
 
 
@@ -83,6 +82,8 @@ def verify(
             leeway=leeway,
             options={"require": ["exp", "iat", "jti"]},
         )
+    except jwt.MissingRequiredClaimError as exc:
+        raise ExchangeRefused(f"the token lacks the {exc.claim!r} claim") from None
     except jwt.PyJWTError as exc:
         for kind, reason in TIME_REFUSALS:
             if isinstance(exc, kind):

@@ -154,30 +154,37 @@ def test_minted_token_uploads_to_its_project_only(tp, caplog):
     assert answer["token"] not in everything and oidc not in everything
 
 
-@pytest.mark.parametrize(
-    ("make", "reason"),
-    [
-        (lambda i: i.sign(exp=int(dt.datetime.now(dt.UTC).timestamp()) - 120), "expired"),
-        (lambda i: i.sign(nbf=int(dt.datetime.now(dt.UTC).timestamp()) + 600), "not valid yet"),
-        (lambda i: i.sign(iat=int(dt.datetime.now(dt.UTC).timestamp()) + 600), "issue time"),
-        (lambda i: i.sign(aud="someone-else"), "audience"),
-        (lambda i: i.sign(aud=None), "audience"),
-        (lambda i: i.sign(repository="octo/evil"), "'repository' does not match"),
-        (lambda i: i.sign(environment=None), "'environment' does not match"),
-        (lambda i: i.sign(jti=None), "required claim"),
-        (lambda i: i.sign(exp=None), "required claim"),
-        (lambda i: i.sign(kid="unknown-kid"), "no key of the issuer"),
-        (lambda i: i.sign(alg="ES256", kid="rsa-1"), "algorithm does not match"),
-        (lambda i: "not.a.jwt", "well-formed"),
-    ],
-)
-def test_refusals_say_why(tp, make, reason):
-    answer = mint(tp, make(tp.issuer), status=422)
-    assert reason in answer["message"], answer
-    assert answer["errors"][0]["code"] == "invalid-token"
-    assert [key for key, _ in tp.services.authenticator.throttle.failures] == ["__oidc__"]
-    failed = tp.get("/admin/audit", params={"action": "oidc.exchange_failed"}, headers=ADMIN)
-    assert reason in failed.json["entries"][0]["detail"]
+def _now() -> int:
+    return int(dt.datetime.now(dt.UTC).timestamp())
+
+
+REFUSALS = [
+    (lambda i: i.sign(exp=_now() - 120), "expired"),
+    (lambda i: i.sign(nbf=_now() + 600), "not valid yet"),
+    (lambda i: i.sign(iat=_now() + 600), "not valid yet"),
+    (lambda i: i.sign(aud="someone-else"), "audience"),
+    (lambda i: i.sign(aud=None), "lacks the 'aud' claim"),
+    (lambda i: i.sign(repository="octo/evil"), "'repository' does not match"),
+    (lambda i: i.sign(environment=None), "'environment' does not match"),
+    (lambda i: i.sign(jti=None), "lacks the 'jti' claim"),
+    (lambda i: i.sign(exp=None), "lacks the 'exp' claim"),
+    (lambda i: i.sign(iat=None), "lacks the 'iat' claim"),
+    (lambda i: i.sign(kid="unknown-kid"), "no key of the issuer"),
+    (lambda i: i.sign(alg="ES256", kid="rsa-1"), "algorithm does not match"),
+    (lambda i: "not.a.jwt", "well-formed"),
+]
+
+
+def test_refusals_say_why(tp):
+    """Each refusal in turn, with its reason, throttled and audited like a failed login."""
+    for count, (make, reason) in enumerate(REFUSALS, start=1):
+        answer = mint(tp, make(tp.issuer), status=422)
+        assert reason in answer["message"], (reason, answer)
+        assert answer["errors"][0]["code"] == "invalid-token"
+        failures = tp.services.authenticator.throttle.failures
+        assert [key for key, _ in failures] == ["__oidc__"] * count
+        failed = tp.get("/admin/audit", params={"action": "oidc.exchange_failed"}, headers=ADMIN)
+        assert reason in failed.json["entries"][0]["detail"]
 
 
 def test_es256_tokens_are_accepted(tp):
@@ -281,3 +288,9 @@ def test_users_cannot_pose_as_a_publisher(tp):
     services = tp.services
     with pytest.raises(Exception, match="cannot have API tokens"):
         services.accounts.create_token(f"oidc:{tp.publisher['id']}", scope="upload")
+
+
+def test_small_clock_skew_is_tolerated(tp):
+    """Within pypi.oidc_leeway (30 s by default) of exp, nbf and iat."""
+    assert mint(tp, tp.issuer.sign(exp=_now() - 10))["success"] is True
+    assert mint(tp, tp.issuer.sign(nbf=_now() + 10, iat=_now() + 10))["success"] is True
