@@ -65,6 +65,7 @@ def includeme(config: Configurator) -> None:
     # Trusted publishing: PyPI's URLs, so twine and uv find them.
     config.add_route("oidc_audience", "/_/oidc/audience")
     config.add_route("oidc_mint_token", "/_/oidc/mint-token")
+    config.add_route("oidc_burn_token", "/_/oidc/burn-token")
 
     # The web UI (server-rendered pages; "/" is its home page).
     config.add_route("web_project", "/project/{name}/")

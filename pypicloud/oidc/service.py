@@ -165,5 +165,19 @@ class TrustedPublishing:
         log.info("token %s minted for publisher(s) %s", minted.token_id, owner)
         return Minted(secret=secret, expires=minted.expires or expires, projects=projects)
 
+    def burn(self, secret: Any) -> None:
+        """Revoke a minted token once CI is done with it (uv does this after uploading).
+        Anything else, a user's token included, is left alone, and the caller learns
+        nothing either way."""
+        if not isinstance(secret, str) or len(secret) > 1000:
+            return
+        token = self.tokens.verify_token(secret)
+        if token is None or not token.publisher:
+            return
+        self.tokens.revoke(token.token_id)
+        self.authenticator.token_version.expire()
+        self.authenticator.forget_all()
+        self.audit.record("oidc.burn", target=token.token_id, detail=f"of {token.username}")
+
 
 __all__ = ["ExchangeRefused", "Minted", "PublisherError", "TrustedPublishing"]

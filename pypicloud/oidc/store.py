@@ -8,6 +8,7 @@ shares, so a token replayed to another process is refused too.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import hashlib
 import json
@@ -96,14 +97,10 @@ class SQLPublisherStore:
         with self.engine.connect() as conn:
             return [_publisher(row) for row in conn.execute(query)]
 
-    def of_issuer(self, issuer: str) -> list[Publisher]:
+    def of_issuer(self, issuer: str) -> builtins.list[Publisher]:
         query = select(publishers).where(publishers.c.issuer == issuer)
         with self.engine.connect() as conn:
             return [_publisher(row) for row in conn.execute(query)]
-
-    def issuers(self) -> set[str]:
-        with self.engine.connect() as conn:
-            return set(conn.execute(select(publishers.c.issuer).distinct()).scalars())
 
     def get(self, publisher_id: str) -> Publisher | None:
         query = select(publishers).where(publishers.c.publisher_id == publisher_id)

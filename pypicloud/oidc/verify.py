@@ -63,7 +63,9 @@ def verify(
     if algorithm not in ALGORITHMS:
         raise ExchangeRefused(f"the token's algorithm is not accepted ({', '.join(ALGORITHMS)})")
     issuer = unverified.get("iss")
-    candidates = publishers_of(issuer) if isinstance(issuer, str) else []
+    if not isinstance(issuer, str):
+        raise ExchangeRefused("the token names no issuer")
+    candidates = publishers_of(issuer)
     if not candidates:
         raise ExchangeRefused("no publisher trusts the token's issuer")
     try:

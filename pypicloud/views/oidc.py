@@ -27,6 +27,15 @@ def publishing(request: Request) -> TrustedPublishing:
     return found
 
 
+def posted_token(request: Request) -> Any:
+    """The ``token`` of a JSON object body, or None."""
+    try:
+        data = request.json_body
+    except ValueError:
+        return None
+    return data.get("token") if isinstance(data, dict) else None
+
+
 @view_config(route_name="oidc_audience", request_method="GET", renderer="json")
 def audience(request: Request) -> dict[str, str]:
     """The audience a CI job should request its OIDC token for."""
@@ -39,12 +48,7 @@ def mint_token(request: Request) -> dict[str, Any]:
     (``expires`` in seconds since the epoch, as PyPI answers)."""
     service = publishing(request)
     try:
-        data = request.json_body
-    except ValueError:
-        data = None
-    token = data.get("token") if isinstance(data, dict) else None
-    try:
-        minted = service.exchange(token, request.remote_addr)
+        minted = service.exchange(posted_token(request), request.remote_addr)
     except ExchangeRefused as exc:
         request.response.status = exc.status
         return {
@@ -58,6 +62,15 @@ def mint_token(request: Request) -> dict[str, Any]:
         "expires": int(minted.expires.timestamp()),
         "projects": sorted(minted.projects),
     }
+
+
+@view_config(route_name="oidc_burn_token", request_method="POST", renderer="json")
+def burn_token(request: Request) -> dict[str, Any]:
+    """``{"token": "<minted token>"}``: revoke it now; 202 whatever it was (as PyPI)."""
+    service = publishing(request)
+    service.burn(posted_token(request))
+    request.response.status = 202
+    return {}
 
 
 @admin_view("admin_publishers", "GET")

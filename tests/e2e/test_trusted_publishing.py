@@ -11,6 +11,7 @@ import pytest
 
 from tests.dists import write_dists
 from tests.e2e.conftest import run
+from tests.fixtures.oidc import GHA_REQUEST_TOKEN
 from tests.functional.conftest import auth
 from tests.tools import venv_tool
 
@@ -90,3 +91,37 @@ def test_an_expired_oidc_token_is_refused(publishing, oidc_issuer):
     status, answer = call(f"{publishing.url}/_/oidc/mint-token", {"token": expired})
     assert status == 422 and "expired" in answer["message"]
     assert "token" not in answer
+
+
+def test_uv_publish_with_trusted_publishing(
+    publishing, oidc_issuer, start_nginx, nginx_certificate, tmp_path
+):
+    """uv asks GitHub Actions' token endpoint (here the local issuer), our audience and
+    mint-token (over https at the index's host, as uv insists), uploads, then burns it."""
+    server = publishing
+    proxy = start_nginx([server.port], server.root / "packages")
+    files = write_dists(tmp_path / "dist", "ci-widget", "2.0")
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "ACTIONS_ID_TOKEN_REQUEST_URL": f"{oidc_issuer.url}/gha-token?api-version=2.0",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN": GHA_REQUEST_TOKEN,
+        "SSL_CERT_FILE": str(nginx_certificate.ca),
+    }
+    result = run(
+        [
+            venv_tool("uv"),
+            "publish",
+            "--trusted-publishing",
+            "always",
+            "--publish-url",
+            f"{proxy.url}/simple/",
+            *map(str, files),
+        ],
+        env=env,
+    )
+    _, listed = call(f"{server.url}/api/package/ci-widget/", headers=auth("alice"))
+    assert {p["filename"] for p in listed["packages"]} >= {"ci_widget-2.0-py3-none-any.whl"}
+    _, audit = call(f"{server.url}/admin/audit", headers=auth("alice"))
+    actions = [entry["action"] for entry in audit["entries"]]
+    assert "oidc.exchange" in actions, result.stderr
+    assert "oidc.burn" in actions, result.stderr

@@ -294,3 +294,14 @@ def test_small_clock_skew_is_tolerated(tp):
     """Within pypi.oidc_leeway (30 s by default) of exp, nbf and iat."""
     assert mint(tp, tp.issuer.sign(exp=_now() - 10))["success"] is True
     assert mint(tp, tp.issuer.sign(nbf=_now() + 10, iat=_now() + 10))["success"] is True
+
+
+def test_burning_a_minted_token_revokes_it_and_nothing_else(tp):
+    answer = mint(tp, tp.issuer.sign())
+    user_token = tp.post_json("/api/tokens", {"scope": "upload"}, headers=auth("bob")).json
+    for body in ({"token": user_token["token"]}, {"token": "ppc_nothing"}, {}, {"token": 3}):
+        assert tp.post_json("/_/oidc/burn-token", body, status=202).json == {}
+    upload(tp, "other", "5.0", user="__token__", password=user_token["token"])
+    upload(tp, "widget", "5.0", user="__token__", password=answer["token"])
+    tp.post_json("/_/oidc/burn-token", {"token": answer["token"]}, status=202)
+    upload(tp, "widget", "5.1", user="__token__", password=answer["token"], status=401)
