@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from tests.dists import write_dists
-from tests.e2e.conftest import run
+from tests.e2e.conftest import run, twine_with_token
 from tests.fixtures.oidc import GHA_REQUEST_TOKEN
 from tests.functional.conftest import auth
 from tests.tools import venv_tool
@@ -46,25 +46,6 @@ def publishing(start_server, oidc_issuer):
     return server
 
 
-def twine(server, files, secret, check=True):
-    return run(
-        [
-            venv_tool("twine"),
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            f"{server.url}/simple/",
-            "-u",
-            "__token__",
-            "-p",
-            secret,
-            *map(str, files),
-        ],
-        check=check,
-    )
-
-
 def test_exchange_then_twine_upload(publishing, oidc_issuer, tmp_path):
     server = publishing
     status, audience = call(f"{server.url}/_/oidc/audience")
@@ -72,14 +53,14 @@ def test_exchange_then_twine_upload(publishing, oidc_issuer, tmp_path):
     oidc = oidc_issuer.sign(aud=audience["audience"])
     status, minted = call(f"{server.url}/_/oidc/mint-token", {"token": oidc})
     assert status == 200 and minted["success"] is True, minted
-    twine(server, write_dists(tmp_path / "dist", "ci-widget", "1.0"), minted["token"])
+    twine_with_token(server, minted["token"], write_dists(tmp_path / "dist", "ci-widget", "1.0"))
     _, listed = call(f"{server.url}/api/package/ci-widget/", headers=auth("alice"))
     assert {p["filename"] for p in listed["packages"]} == {
         "ci_widget-1.0-py3-none-any.whl",
         "ci_widget-1.0.tar.gz",
     }
-    refused = twine(
-        server, write_dists(tmp_path / "other", "not-widget", "1.0"), minted["token"], check=False
+    refused = twine_with_token(
+        server, minted["token"], write_dists(tmp_path / "other", "not-widget", "1.0"), check=False
     )
     assert refused.returncode != 0 and "403" in refused.stdout + refused.stderr
     log = (server.root / "server.log").read_text()
