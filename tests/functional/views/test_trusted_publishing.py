@@ -21,7 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import update
 
 from pypicloud.access.sql_tokens import tokens as tokens_table
+from pypicloud.settings import ConfigError
 from pypicloud.throttle import LoginThrottle
+from tests.functional.cache.test_app_backends import redis_db_settings  # noqa: F401 (fixture)
 from tests.functional.conftest import auth, upload
 
 ADMIN = auth("alice")
@@ -305,3 +307,8 @@ def test_burning_a_minted_token_revokes_it_and_nothing_else(tp):
     upload(tp, "widget", "5.0", user="__token__", password=answer["token"])
     tp.post_json("/_/oidc/burn-token", {"token": answer["token"]}, status=202)
     upload(tp, "widget", "5.1", user="__token__", password=answer["token"], status=401)
+
+
+def test_it_needs_a_sql_token_store(make_app, redis_db_settings):  # noqa: F811
+    with pytest.raises(ConfigError, match="pypi.trusted_publishing.*SQL database"):
+        make_app(**redis_db_settings, **{"pypi.trusted_publishing": "true"})
