@@ -21,6 +21,8 @@ import dataclasses
 import datetime as dt
 import logging
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Protocol
 
@@ -193,6 +195,36 @@ def current_actor() -> Actor:
 
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class PruneSchedule:
+    """At most one prune per ``every`` seconds in a process, whichever thread records first.
+
+    An expiry the store applies itself (DynamoDB's TTL) can lag by days, and a SQL table has
+    none: the log's own writers delete what is past the retention, cheaply and rarely."""
+
+    def __init__(
+        self,
+        prune: Callable[[], int],
+        errors: tuple[type[BaseException], ...],
+        every: float = 3600.0,
+    ) -> None:
+        self._prune = prune
+        self._errors = errors
+        self._every = every
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def maybe_prune(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next:
+                return
+            self._next = now + self._every
+        try:
+            self._prune()
+        except self._errors:
+            log.exception("could not delete old audit entries")
 
 
 @dataclasses.dataclass(frozen=True)

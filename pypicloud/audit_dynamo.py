@@ -15,13 +15,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-import threading
 import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pypicloud.audit import Actor, AuditEntry, AuditOptions, AuditQuery, current_actor, now_utc
+from pypicloud.audit import (
+    Actor,
+    AuditEntry,
+    AuditOptions,
+    AuditQuery,
+    PruneSchedule,
+    current_actor,
+    now_utc,
+)
 from pypicloud.cache.dynamo import ensure_table
 
 log = logging.getLogger(__name__)
@@ -52,8 +59,7 @@ class DynamoAuditLog:
         self.client = client
         self.table = f"{namespace}PypicloudAudit"
         self.options = options or AuditOptions()
-        self._next_prune = 0.0
-        self._prune_lock = threading.Lock()
+        self._schedule = PruneSchedule(self.prune, _ERRORS, PRUNE_EVERY)
         # The days that held entries as of ``_days_as_of`` (a keys-only Scan, hourly), so a
         # query skips the empty days of the window instead of asking for each one.
         self._days: set[str] = set()
@@ -123,18 +129,7 @@ class DynamoAuditLog:
         except _ERRORS:  # the change itself succeeded
             log.exception("could not record %s of %s in the audit log", action, target or project)
             return
-        self._maybe_prune()
-
-    def _maybe_prune(self) -> None:
-        now = time.monotonic()
-        with self._prune_lock:
-            if now < self._next_prune:
-                return
-            self._next_prune = now + PRUNE_EVERY
-        try:
-            self.prune()
-        except _ERRORS:
-            log.exception("could not delete old audit entries")
+        self._schedule.maybe_prune()
 
     def prune(self, now: dt.datetime | None = None) -> int:
         """Delete the entries older than the retention; how many went.

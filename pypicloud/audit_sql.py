@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
-import time
 
 from sqlalchemy import (
     BigInteger,
@@ -29,8 +27,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from pypicloud.audit import Actor, AuditEntry, AuditOptions, AuditQuery, current_actor, now_utc
+from pypicloud.audit import (
+    Actor,
+    AuditEntry,
+    AuditOptions,
+    AuditQuery,
+    PruneSchedule,
+    current_actor,
+    now_utc,
+)
 from pypicloud.schema import migrate
+from pypicloud.sqlengine import begin_write
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +89,7 @@ class SQLAuditLog:
         self.engine = engine
         self.options = options or AuditOptions()
         migrate(engine, "audit", STEPS)
-        self._next_prune = 0.0
-        self._prune_lock = threading.Lock()
+        self._schedule = PruneSchedule(self.prune, (SQLAlchemyError,), PRUNE_EVERY)
 
     def record(
         self,
@@ -106,30 +112,19 @@ class SQLAuditLog:
             "detail": _clip(detail, 2000),
         }
         try:
-            with self.engine.begin() as conn:
+            with begin_write(self.engine) as conn:
                 conn.execute(insert(audit_table).values(**row))
         except SQLAlchemyError:
             log.exception("could not record %s of %s in the audit log", action, target or project)
             return
-        self._maybe_prune()
-
-    def _maybe_prune(self) -> None:
-        now = time.monotonic()
-        with self._prune_lock:
-            if now < self._next_prune:
-                return
-            self._next_prune = now + PRUNE_EVERY
-        try:
-            self.prune()
-        except SQLAlchemyError:
-            log.exception("could not delete old audit entries")
+        self._schedule.maybe_prune()
 
     def prune(self, now: dt.datetime | None = None) -> int:
         """Delete the entries older than the retention; how many went."""
         cutoff = self.options.cutoff(now or now_utc())
         if cutoff is None:
             return 0
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             return conn.execute(
                 delete(audit_table).where(audit_table.c.at < _naive(cutoff))
             ).rowcount

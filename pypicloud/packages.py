@@ -294,8 +294,7 @@ class PackageService:
     def index(self, package: Package, core_metadata: bytes) -> None:
         """Record a stored file in the cache; on failure the stored file is removed."""
         try:
-            self.cache.save_core_metadata(package.filename, core_metadata)
-            self.cache.save(package)
+            self.cache.save_uploaded(package, core_metadata)
             self.changed()
             self.window.record(package, deleted=False)
         except Exception:

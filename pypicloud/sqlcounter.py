@@ -15,6 +15,8 @@ from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, insert, sel
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from pypicloud.sqlengine import begin_write
+
 
 def counter_table(name: str, metadata: MetaData) -> Table:
     return Table(
@@ -40,6 +42,6 @@ def read(engine: Engine, table: Table) -> int:
 @contextlib.contextmanager
 def changing(engine: Engine, table: Table, *, bump: bool = True) -> Iterator[Connection]:
     """A write transaction that locks (and, unless ``bump`` is false, moves) the counter."""
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         conn.execute(update(table).values(value=table.c.value + (1 if bump else 0)))
         yield conn

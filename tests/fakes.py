@@ -257,6 +257,10 @@ class MemoryCache:
     def save_core_metadata(self, filename: str, content: bytes) -> None:
         self.metadata[filename] = content
 
+    def save_uploaded(self, package: Package, core_metadata: bytes) -> None:
+        self.save_core_metadata(package.filename, core_metadata)
+        self.save(package)
+
     def try_lock(self, name: str, owner: str, seconds: float) -> bool:
         holder = self.locks.setdefault(name, owner)
         return holder == owner

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Engine
 from pypicloud import sqlcounter
 from pypicloud.schema import create_all, migrate
 from pypicloud.sqlcounter import counter_table
+from pypicloud.sqlengine import begin_write
 from pypicloud.tokens import ApiToken, MutableTokenStore, new_secret, new_token_id, token_digest
 
 LAST_USED_PRECISION = dt.timedelta(minutes=1)
@@ -104,7 +105,7 @@ class SQLTokenStore:
         token = _token(row)
         now = dt.datetime.now(dt.UTC)
         if token.last_used is None or now - token.last_used >= LAST_USED_PRECISION:
-            with self.engine.begin() as conn:
+            with begin_write(self.engine) as conn:
                 conn.execute(
                     update(tokens)
                     .where(tokens.c.token_id == token.token_id)

@@ -95,6 +95,10 @@ class Cache(Protocol):
         """Remember a file's core metadata (a fill, not a change of its record)."""
         ...
 
+    def save_uploaded(self, package: Package, core_metadata: bytes) -> None:
+        """Record a new upload: its core metadata, then the record that announces it."""
+        ...
+
     def check_health(self) -> tuple[bool, str]: ...
 
     def try_lock(self, name: str, owner: str, seconds: float) -> bool:
@@ -158,11 +162,21 @@ class CacheDefaults(abc.ABC):
     @abc.abstractmethod
     def serial(self) -> int: ...
 
+    @abc.abstractmethod
+    def save(self, package: Package) -> None: ...
+
+    @abc.abstractmethod
+    def save_core_metadata(self, filename: str, content: bytes) -> None: ...
+
     def summary(self) -> list[ProjectSummary]:
         return summarize(self.all_packages())
 
     def is_empty(self) -> bool:
         return not self.distinct()
+
+    def save_uploaded(self, package: Package, core_metadata: bytes) -> None:
+        self.save_core_metadata(package.filename, core_metadata)
+        self.save(package)
 
     def clear_all(self) -> None:
         self.reload_from_storage([])

@@ -50,7 +50,7 @@ from pypicloud.models import Package
 from pypicloud.schema import Step, create_all, migrate
 from pypicloud.settings import ConfigError, Settings
 from pypicloud.sqlcounter import counter_table
-from pypicloud.sqlengine import engine_for_url, engine_options
+from pypicloud.sqlengine import begin_write, engine_for_url, engine_options
 from pypicloud.versions import newest_first
 
 #: ``db.*`` keys that are not engine options: read elsewhere, or another backend's (which,
@@ -277,16 +277,18 @@ class SQLCache(CacheDefaults):
 
     def save(self, package: Package) -> None:
         with self._writing() as conn:
-            conn.execute(delete(packages).where(packages.c.filename == package.filename))
-            conn.execute(insert(packages).values(**_package_to_row(package)))
-            _note_change(conn, package.filename, deleted=False)
+            _replace_record(conn, package)
 
     def save_core_metadata(self, filename: str, content: bytes) -> None:
         with self._writing(bump=False) as conn:  # a fill: no page changes
-            conn.execute(
-                delete(core_metadata_table).where(core_metadata_table.c.filename == filename)
-            )
-            conn.execute(insert(core_metadata_table).values(filename=filename, content=content))
+            _replace_core_metadata(conn, filename, content)
+
+    def save_uploaded(self, package: Package, core_metadata: bytes) -> None:
+        """One transaction, not two: each commit of a write is an fsync and a turn of the
+        database's one write lock, which concurrent uploads queue for."""
+        with self._writing() as conn:
+            _replace_core_metadata(conn, package.filename, core_metadata)
+            _replace_record(conn, package)
 
     def delete(self, package: Package) -> None:
         with self._writing() as conn:
@@ -315,12 +317,12 @@ class SQLCache(CacheDefaults):
         expires = now + int(seconds * 1000)
         lock = locks_table.c
         try:
-            with self.engine.begin() as conn:
+            with begin_write(self.engine) as conn:
                 conn.execute(insert(locks_table).values(name=name, owner=owner, expires_ms=expires))
             return True
         except IntegrityError:
             pass
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             taken = conn.execute(
                 update(locks_table)
                 .where(lock.name == name, or_(lock.owner == owner, lock.expires_ms < now))
@@ -329,13 +331,13 @@ class SQLCache(CacheDefaults):
         return bool(taken)
 
     def unlock(self, name: str, owner: str) -> None:
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             conn.execute(
                 delete(locks_table).where(locks_table.c.name == name, locks_table.c.owner == owner)
             )
 
     def save_state(self, name: str, value: str) -> None:
-        with self.engine.begin() as conn:
+        with begin_write(self.engine) as conn:
             conn.execute(delete(state_table).where(state_table.c.name == name))
             conn.execute(insert(state_table).values(name=name, value=value))
 
@@ -377,6 +379,17 @@ class SQLCache(CacheDefaults):
             return int(conn.execute(select(func.count()).select_from(packages)).scalar_one())
 
 
+def _replace_record(conn: Connection, package: Package) -> None:
+    conn.execute(delete(packages).where(packages.c.filename == package.filename))
+    conn.execute(insert(packages).values(**_package_to_row(package)))
+    _note_change(conn, package.filename, deleted=False)
+
+
+def _replace_core_metadata(conn: Connection, filename: str, content: bytes) -> None:
+    conn.execute(delete(core_metadata_table).where(core_metadata_table.c.filename == filename))
+    conn.execute(insert(core_metadata_table).values(filename=filename, content=content))
+
+
 def _note_change(conn: Connection, filename: str, *, deleted: bool) -> None:
     """Remember this write's serial (the counter row is ours until commit: see _writing)."""
     serial = conn.execute(select(serial_table.c.value)).scalar_one()
@@ -388,7 +401,7 @@ def create_schema(engine: Engine) -> None:
     """Create what is missing, tolerating other servers starting on the same database, then
     migrate older tables (the original pypicloud's ``packages`` first of all) in place."""
     create_all(engine, metadata)
-    with engine.begin() as conn:
+    with begin_write(engine) as conn:
         sqlcounter.ensure_row(conn, serial_table)
     migrate(engine, "packages", MIGRATIONS)
 

@@ -218,3 +218,24 @@ def test_a_dynamo_query_skips_the_empty_days(moto_endpoint, dynamo_namespace):
     client.meta.events.register("before-call.dynamodb.Query", lambda **kw: calls.append("q"))
     assert [e.actor for e in log.query(AuditQuery())] == ["system", "old"]
     assert len(calls) <= 3  # today, yesterday, and the day 200 days ago; not 366
+
+
+def test_a_prune_runs_at_most_once_per_period_and_its_errors_are_logged(caplog):
+    from pypicloud.audit import PruneSchedule
+
+    calls: list[int] = []
+
+    def prune() -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            raise OSError("store down")
+        return 0
+
+    schedule = PruneSchedule(prune, (OSError,), every=3600.0)
+    schedule.maybe_prune()
+    schedule.maybe_prune()
+    assert calls == [1]
+    schedule = PruneSchedule(prune, (OSError,), every=0.0)
+    schedule.maybe_prune()  # raises inside, logged
+    assert len(calls) == 2
+    assert "could not delete old audit entries" in caplog.text

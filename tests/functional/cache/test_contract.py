@@ -195,6 +195,14 @@ def test_delete_drops_the_record_and_its_core_metadata(cache):
     assert cache.distinct() == []
 
 
+def test_an_upload_is_saved_with_its_core_metadata(cache):
+    before = cache.serial()
+    cache.save_uploaded(package(), b"Name: pkg")
+    assert cache.fetch("pkg-1.0.tar.gz") == package()
+    assert cache.core_metadata("pkg-1.0.tar.gz") == b"Name: pkg"
+    assert cache.serial() != before
+
+
 def test_deleting_an_unknown_file_is_not_an_error(cache):
     cache.delete(package("ghost-1.0.tar.gz", name="ghost"))
     assert cache.is_empty()

@@ -236,3 +236,48 @@ def test_an_unusable_url_names_the_key(tmp_path):
     settings = Settings({"db.url": "nosuchdialect://x"}, environ={}, here=str(tmp_path))
     with pytest.raises(ConfigError, match="db.url"):
         SQLCache.from_settings(settings)
+
+
+def test_an_upload_is_one_write_transaction(url):
+    """Its core metadata and its record commit together: one fsync, one turn of the lock."""
+    engine = make_engine(url)
+    cache = SQLCache(engine)
+    commits: list[int] = []
+    sa.event.listen(engine, "commit", lambda conn: commits.append(1))
+    before = cache.serial()
+    cache.save_uploaded(Package("demo", "1.0", "demo-1.0.tar.gz"), b"Metadata-Version: 2.1\n")
+    assert len(commits) == 1
+    assert cache.core_metadata("demo-1.0.tar.gz") == b"Metadata-Version: 2.1\n"
+    assert cache.fetch("demo-1.0.tar.gz") is not None
+    assert cache.serial() > before
+    engine.dispose()
+
+
+def test_sqlite_writers_of_one_process_queue_in_python(tmp_path):
+    """Threads wait on a lock per database file, not in SQLite's busy handler, which sleeps
+    up to 100 ms between tries; engines on one file share the lock."""
+    from pypicloud.sqlengine import _sqlite_write_lock, begin_write
+
+    first = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    second = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    other = make_engine(f"sqlite:///{tmp_path / 'other.sqlite'}")
+    assert _sqlite_write_lock(first) is _sqlite_write_lock(second)
+    assert _sqlite_write_lock(first) is not _sqlite_write_lock(other)
+    seen: list[bool] = []
+
+    def try_the_lock() -> None:
+        lock = _sqlite_write_lock(second)
+        free = lock.acquire(blocking=False)
+        if free:
+            lock.release()
+        seen.append(free)
+
+    with begin_write(first) as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        thread = threading.Thread(target=try_the_lock)
+        thread.start()
+        thread.join(10)
+    try_the_lock()  # from this thread, after the commit
+    assert seen == [False, True]
+    for engine in (first, second, other):
+        engine.dispose()

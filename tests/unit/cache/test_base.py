@@ -21,6 +21,7 @@ class Primitives(CacheDefaults):
         self.records = {p.filename: p for p in packages}
         self.writes = 0
         self.broken: Exception | None = None
+        self.metadata: dict[str, bytes] = {}
 
     def all_packages(self) -> list[Package]:
         return list(self.records.values())
@@ -37,6 +38,13 @@ class Primitives(CacheDefaults):
         if self.broken:
             raise self.broken
         return self.writes
+
+    def save(self, package: Package) -> None:
+        self.records[package.filename] = package
+        self.writes += 1
+
+    def save_core_metadata(self, filename: str, content: bytes) -> None:
+        self.metadata[filename] = content
 
 
 def test_summary_is_derived_from_all_packages():
@@ -83,6 +91,13 @@ def test_a_backend_missing_a_primitive_cannot_be_built():
 
     with pytest.raises(TypeError, match="abstract"):
         Incomplete()  # type: ignore[abstract]
+
+
+def test_an_upload_is_saved_with_its_core_metadata():
+    cache = Primitives()
+    cache.save_uploaded(Package("demo", "1.0", "demo-1.0.tar.gz"), b"Metadata-Version: 2.1")
+    assert cache.metadata == {"demo-1.0.tar.gz": b"Metadata-Version: 2.1"}
+    assert list(cache.records) == ["demo-1.0.tar.gz"]
 
 
 def test_the_in_process_lock_fallback_is_exclusive_and_expires():
