@@ -66,6 +66,7 @@ def includeme(config: Configurator) -> None:
     config.add_route("oidc_audience", "/_/oidc/audience")
     config.add_route("oidc_mint_token", "/_/oidc/mint-token")
     config.add_route("oidc_burn_token", "/_/oidc/burn-token")
+    config.add_route("oidc_discovery", "/.well-known/pytp")  # draft PEP 807
 
     # The web UI (server-rendered pages; "/" is its home page).
     config.add_route("web_project", "/project/{name}/")

@@ -36,6 +36,26 @@ def posted_token(request: Request) -> Any:
     return data.get("token") if isinstance(data, dict) else None
 
 
+#: The paths of this server's upload endpoints, as an upload URL names them.
+UPLOAD_PATHS = frozenset({"/", "/simple/", "/simple", "/pypi/", "/pypi"})
+
+
+@view_config(route_name="oidc_discovery", request_method="GET", renderer="json")
+def discovery(request: Request) -> dict[str, Any]:
+    """The draft PEP 807 discovery: ``?discover=<upload URL's path>`` answers where the
+    exchange is, for the upload paths this server has; anything else is a 404."""
+    publishing(request)  # 404 while the feature is off
+    if request.GET.get("discover") not in UPLOAD_PATHS:
+        raise HTTPNotFound("No trusted publishing for this upload URL")
+    return {
+        "audience-endpoint": request.route_url("oidc_audience"),
+        "token-mint-endpoint": request.route_url("oidc_mint_token"),
+        # A minted token serves every upload of its lifetime (one per file, as twine does).
+        "features": ["multi-use-token"],
+        "default-features": ["multi-use-token"],
+    }
+
+
 @view_config(route_name="oidc_audience", request_method="GET", renderer="json")
 def audience(request: Request) -> dict[str, str]:
     """The audience a CI job should request its OIDC token for."""

@@ -312,3 +312,15 @@ def test_burning_a_minted_token_revokes_it_and_nothing_else(tp):
 def test_it_needs_a_sql_token_store(make_app, redis_db_settings):  # noqa: F811
     with pytest.raises(ConfigError, match="pypi.trusted_publishing.*SQL database"):
         make_app(**redis_db_settings, **{"pypi.trusted_publishing": "true"})
+
+
+def test_draft_pep_807_discovery(make_app, tp):
+    found = tp.get("/.well-known/pytp", params={"discover": "/simple/"}).json
+    assert found["audience-endpoint"] == "http://localhost/_/oidc/audience"
+    assert found["token-mint-endpoint"] == "http://localhost/_/oidc/mint-token"
+    assert found["features"] == ["multi-use-token"]
+    assert tp.get(found["audience-endpoint"]).json == {"audience": "pypicloud"}
+    for elsewhere in ("/elsewhere/", "", "%2Fsimple%2F"):
+        tp.get("/.well-known/pytp", params={"discover": elsewhere}, status=404)
+    tp.get("/.well-known/pytp", status=404)
+    make_app().get("/.well-known/pytp", params={"discover": "/simple/"}, status=404)
