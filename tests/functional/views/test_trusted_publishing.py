@@ -143,6 +143,9 @@ def test_minted_token_uploads_to_its_project_only(tp, caplog):
     tp.get("/admin/publishers", headers=token, status=403)
     tp.get("/admin/audit", headers=token, status=403)
     tp.post_json("/api/tokens", {"scope": "upload"}, headers=token, status=403)
+    tp.get("/api/tokens", headers=token, status=403)
+    tp.get("/account", headers=token, status=403)
+    tp.get("/admin/tokens", headers=token, status=403)
     files = tp.get("/api/package/widget/", headers=ADMIN).json["packages"]
     assert {f["version"] for f in files} == {"0.1", "1.0"}
     entries = tp.get("/admin/audit", headers=ADMIN).json["entries"]
