@@ -31,7 +31,7 @@ from pypicloud.access.passwords import PasswordHasher
 from pypicloud.audit import AuditLog, NullAuditLog
 from pypicloud.security import Authenticator
 from pypicloud.settings import ConfigError, Settings
-from pypicloud.tokens import ApiToken, MutableTokenStore, TokenStore
+from pypicloud.tokens import PUBLISHER_OWNER_PREFIX, ApiToken, MutableTokenStore, TokenStore
 
 log = logging.getLogger(__name__)
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}$")
@@ -454,6 +454,9 @@ class AccountService:
     ) -> tuple[str, ApiToken]:
         if scope not in ("read", "upload"):
             raise AccountError('scope must be "read" or "upload"')
+        if username.startswith(PUBLISHER_OWNER_PREFIX):
+            # Such a token would pass for one minted by trusted publishing.
+            raise AccountError("This account cannot have API tokens", status=403)
         if projects is not None and (
             not isinstance(projects, list) or not all(isinstance(p, str) for p in projects)
         ):

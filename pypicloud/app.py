@@ -13,6 +13,7 @@ from pypicloud.attestation_verify import AttestationVerifier
 from pypicloud.audit import AuditLog, NullAuditLog, audit_from_settings
 from pypicloud.cache import Cache, cache_from_settings
 from pypicloud.metrics import Metrics, MetricsOptions
+from pypicloud.oidc.service import TrustedPublishing
 from pypicloud.packages import PackageOptions, PackageService
 from pypicloud.pages import PageCache
 from pypicloud.retention.rules import RetentionOptions
@@ -74,6 +75,8 @@ class Services:
     #: interval is set (``start`` begins it).
     retention: RetentionRunner | None = None
     retention_schedule: RetentionSchedule | None = None
+    #: Trusted publishing (``pypi.trusted_publishing``); None when it is off.
+    publishing: TrustedPublishing | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
@@ -120,6 +123,7 @@ class Services:
             upstream=Upstream.from_settings(settings, packages),
             audit=audit,
             metrics=metrics,
+            publishing=TrustedPublishing.from_settings(settings, tokens, authenticator, audit),
         )
         for name in unknown_users(access.backend, sorted(access.defaults.admins)):
             log.warning("auth.admins names %r, a user the access backend does not know", name)

@@ -65,6 +65,14 @@ def includeme(config: Configurator) -> None:
     config.add_route("admin_acl", "/admin/acl.json.gz")
     config.add_route("admin_tokens", "/admin/tokens")
     config.add_route("admin_audit", "/admin/audit")
+    config.add_route("admin_publishers", "/admin/publishers")
+    config.add_route("admin_publisher", "/admin/publishers/{publisher_id}")
+
+    # Trusted publishing: PyPI's URLs, so twine and uv find them.
+    config.add_route("oidc_audience", "/_/oidc/audience")
+    config.add_route("oidc_mint_token", "/_/oidc/mint-token")
+    config.add_route("oidc_burn_token", "/_/oidc/burn-token")
+    config.add_route("oidc_discovery", "/.well-known/pytp")  # draft PEP 807
 
     # The web UI (server-rendered pages; "/" is its home page).
     config.add_route("web_project", "/project/{name}/")

@@ -43,6 +43,7 @@ from pypicloud.tokens import TOKEN_USERNAME, ApiToken, TokenStore
 V = TypeVar("V")
 Method = Literal["basic", "token", "session"]
 SESSION_USER = "userid"
+PUBLISHER_PRINCIPAL = "oidc:publisher"
 
 # Permissions views declare.
 READ = "read"  # read the context's project
@@ -70,6 +71,11 @@ class Identity:
     @property
     def is_admin(self) -> bool:
         return ADMIN in self.principals and (self.token is None or self.token.unrestricted)
+
+    @property
+    def publisher(self) -> bool:
+        """A trusted publisher's minted token: no user, no grant, upload only."""
+        return self.token is not None and self.token.publisher
 
 
 class CredentialCache(Generic[V]):
@@ -254,6 +260,9 @@ class Authenticator:
     def _identity(
         self, username: str, method: Method, token: ApiToken | None = None
     ) -> Identity | None:
+        if token is not None and token.publisher:
+            # Not a user: none of a user's principals (not even "authenticated").
+            return Identity(username, method, frozenset({PUBLISHER_PRINCIPAL}), token)
         principals = self.access.principals_if_known(username)
         if principals is None:  # deleted (or not yet approved) since
             return None
@@ -334,6 +343,8 @@ class SecurityPolicy:
             raise HTTPForbidden(result=PermissionDenied(permission, identity, project))
 
     def allows(self, identity: Identity | None, permission: str, project: str | None) -> bool:
+        if identity is not None and identity.publisher:
+            return publisher_allows(identity, permission, project)
         principals = identity.principals if identity else self.access.principals(None)
         token = identity.token if identity else None
         if permission == AUTHENTICATED:
@@ -383,6 +394,21 @@ class SecurityPolicy:
         request.session.invalidate()
         request.__dict__["_ppc_identity"] = None
         return []
+
+
+def publisher_allows(identity: Identity, permission: str, project: str | None) -> bool:
+    """A minted token uploads to its projects (no grant is needed: the admin who registered
+    the publisher granted it); it reads nothing, lists nothing, administers nothing."""
+    if permission == AUTHENTICATED:
+        return True  # the upload views ask for this first, then for WRITE on the project
+    token = identity.token
+    return (
+        permission == WRITE
+        and project is not None
+        and token is not None
+        and token.upload
+        and token.covers(project)
+    )
 
 
 def csrf_applies(request: Request) -> bool:

@@ -19,6 +19,8 @@ from typing import Protocol, runtime_checkable
 
 TOKEN_USERNAME = "__token__"
 SECRET_PREFIX = "ppc_"
+#: The owner of a token minted by trusted publishing: no user can have a ':' in their name.
+PUBLISHER_OWNER_PREFIX = "oidc:"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +35,11 @@ class ApiToken:
     description: str = ""
     created: dt.datetime | None = None
     last_used: dt.datetime | None = None
+
+    @property
+    def publisher(self) -> bool:
+        """Minted by trusted publishing: upload to its projects, nothing else."""
+        return self.username.startswith(PUBLISHER_OWNER_PREFIX) and self.projects is not None
 
     @property
     def unrestricted(self) -> bool:

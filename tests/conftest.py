@@ -13,4 +13,5 @@ pytest_plugins = [
     "tests.fixtures.ldap",
     "tests.fixtures.upstream",
     "tests.fixtures.nginx",
+    "tests.fixtures.oidc",
 ]

@@ -173,6 +173,21 @@ def test_an_unrelated_users_token(world):
     assert_like_missing(world, auth("__token__", secret), "carol's token")
 
 
+@pytest.mark.parametrize("project", ["alpha", PRIVATE])
+def test_a_trusted_publishers_minted_token(world, project):
+    """A token minted by trusted publishing uploads only: even for the private project
+    itself it reads nothing, and a refused upload says nothing of ``secret``."""
+    tokens = world.app.registry.services.tokens
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15)
+    secret, _token = tokens.create("oidc:0123abcd", projects=[project], upload=True, expires=later)
+    assert_like_missing(world, auth("__token__", secret), f"minted token for {project}")
+    if project == "alpha":
+        private = upload(world, PRIVATE, "2.0", user="__token__", password=secret, status="*")
+        missing = upload(world, MISSING, "2.0", user="__token__", password=secret, status="*")
+        assert private.status_int == missing.status_int == 403
+        assert private.body.replace(PRIVATE.encode(), MISSING.encode()) == missing.body
+
+
 def test_an_expired_session(world, monkeypatch):
     world.post_json("/acct/login", {"username": "bob", "password": PASSWORD})
     world.get("/simple/secret/")  # signed in by the cookie alone

@@ -201,6 +201,13 @@ BAD_VALUES: dict[str, tuple[str, dict[str, str | None]]] = {
     "sync.reconcile_seconds": ("hourly", {}),
     "pypi.retention": ("* keep=all", {}),
     "pypi.retention_interval": ("daily", {"pypi.retention": "* keep=5"}),
+    "pypi.trusted_publishing": ("maybe", {}),
+    "pypi.oidc_audience": ("two words", {}),
+    "pypi.oidc_token_lifetime": ("30", {}),
+    "pypi.oidc_leeway": ("301", {}),
+    "pypi.oidc_fetch_timeout": ("0", {}),
+    "pypi.oidc_keys_cache_seconds": ("-1", {}),
+    "pypi.oidc_allow_http": ("maybe", {}),
 }
 
 #: Documented keys no value can make malformed, and why.

@@ -160,3 +160,23 @@ def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
             f"{' '.join(args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
         )
     return result
+
+
+def twine_with_token(server: Server, token: str, files: list[Path], check: bool = True):
+    """The real twine uploading ``files`` with an API token (``__token__``)."""
+    return run(
+        [
+            venv_tool("twine"),
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            f"{server.url}/simple/",
+            "-u",
+            "__token__",
+            "-p",
+            token,
+            *map(str, files),
+        ],
+        check=check,
+    )

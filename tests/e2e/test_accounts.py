@@ -17,6 +17,7 @@ import pytest
 
 from tests.dists import wheel_bytes, wheel_name, write_dists
 from tests.e2e.conftest import installed, run
+from tests.e2e.conftest import twine_with_token as twine
 from tests.tools import venv_tool
 
 pytestmark = pytest.mark.e2e
@@ -107,25 +108,6 @@ def test_registration_approval_login_upload(sql_server):
         .open(f"{url}/simple/")
         .read()
         .decode()
-    )
-
-
-def twine(server, token, files, check=True):
-    return run(
-        [
-            venv_tool("twine"),
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            f"{server.url}/simple/",
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            *map(str, files),
-        ],
-        check=check,
     )
 
 
