@@ -24,6 +24,8 @@ from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
+from pypicloud.wsgibody import is_file_wrapper
+
 ACCESS_LOGGER = "pypicloud.access"
 REQUEST_ID_HEADER = "X-Request-ID"
 USER_KEY = "pypicloud.user"
@@ -81,6 +83,7 @@ class AccessLog:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             seen["status"] = int(status.split(" ", 1)[0])
+            seen["length"] = next((v for k, v in headers if k.lower() == "content-length"), 0)
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
             headers.append((REQUEST_ID_HEADER, request_id))
             return start_response(status, headers, exc_info)
@@ -90,6 +93,11 @@ class AccessLog:
         except BaseException:
             self._record(environ, request_id, 500, 0, started)
             raise
+        if is_file_wrapper(environ, body):
+            # Wrapping it would make waitress copy the file through its buffers: record
+            # now, with the length the server is about to send.
+            self._record(environ, request_id, seen["status"], int(seen["length"]), started)
+            return body
         return _Counted(
             body, lambda sent: self._record(environ, request_id, seen["status"], sent, started)
         )
