@@ -2,7 +2,7 @@
 default threads): start-up, a 21 MB wheel, bulk uploads from 4 clients, reads of every page
 and small file, then repeated downloads of the large file. Prints RSS (MB) after each phase.
 
-    .venv/bin/python bench/memory.py                   # 300 projects x 3 versions, as ../shared/bench
+    .venv/bin/python bench/memory.py        # 300 projects x 3 versions, as ../shared/bench
     .venv/bin/python bench/memory.py --projects 50 --downloads 5
 """
 

@@ -60,9 +60,9 @@ def test_a_file_body_is_the_servers_wrapper_and_is_logged_and_counted(tmp_path, 
     assert sent == [len(content), len(content)]
     metrics = testapp.get("/metrics", headers=auth("alice")).text
     line = next(
-        l
-        for l in metrics.splitlines()
-        if l.startswith('pypicloud_http_response_bytes_total{route="api_file"')
+        row
+        for row in metrics.splitlines()
+        if row.startswith('pypicloud_http_response_bytes_total{route="api_file"')
     )
     assert float(line.split()[-1]) == 2 * len(content)
 
