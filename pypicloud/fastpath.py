@@ -37,6 +37,10 @@ from pypicloud.views.simple import SIGNED_LINK_WINDOW
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 #: A larger body is not remembered (a huge root index of a single viewer is still fine).
 MAX_ENTRY_BYTES = 8 * 1024 * 1024
+#: What one remembered file record (its Package, the data dict, the key) really holds, as
+#: tracemalloc measured it: 1.4-2 KB. Counted at 512 bytes, the 32 MB store could keep
+#: 65,000 of them, 130 MB, at 10,000 projects and more files.
+FILE_RECORD_BYTES = 2048
 #: Distinct Accept headers remembered with their negotiated type (clients send few).
 MAX_ACCEPTS = 256
 ROUTE_KEY = "pypicloud.route"
@@ -225,7 +229,7 @@ class FastPath:
             package = packages.fetch(name, filename)
             if package is None:
                 return self.handler(request)  # the 404, from the view
-            self.store.put(serial, key, package, 512)
+            self.store.put(serial, key, package, FILE_RECORD_BYTES)
         environ[ROUTE_KEY] = "api_file"
         drop_malformed_range(request)  # NewRequest subscribers do not run on this path
         return download(request, package)
