@@ -39,7 +39,8 @@ class ServerOptions:
         return cls(
             realm=settings.str("pypi.realm", "pypi") or "pypi",
             cache_max_age=settings.int("pyramid.cache_max_age", 0, minimum=0) or 0,
-            index_max_age=settings.int("pypi.index_max_age", cls.index_max_age, minimum=0) or 0,
+            index_max_age=settings.int("pypi.index_max_age", cls.index_max_age, minimum=0)
+            or 0,
             index_stale_while_revalidate=settings.int(
                 "pypi.index_stale_while_revalidate", cls.index_stale_while_revalidate, minimum=0
             )
