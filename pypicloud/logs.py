@@ -4,7 +4,9 @@
 fields a caller passes with ``extra=`` become keys. ``AccessLog`` wraps the WSGI app and
 logs one record per request on ``pypicloud.access`` once the body has been sent: request id
 (the client's ``X-Request-ID`` when it is sane, else a new one, echoed in the response),
-user, method, path, status, duration and bytes. It reads no header but the request id, and
+user, method, path, status, duration and bytes (a whole file handed to the server's
+``wsgi.file_wrapper`` is logged as it is handed over, with its Content-Length: wrapping it
+to wait for the end would make waitress copy the file). It reads no header but the request id, and
 the path goes without its query string (a sign-up token travels there), so neither a
 password, a token nor a cookie can reach the log.
 """

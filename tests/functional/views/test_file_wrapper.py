@@ -31,13 +31,15 @@ class ServerFileWrapper:
         self.file.close()
 
 
-def call(app, url: str, headers: dict[str, str]) -> tuple[str, dict[str, str], object]:
+def call(
+    app, url: str, headers: dict[str, str], method: str = "GET"
+) -> tuple[str, dict[str, str], object]:
     seen: dict[str, object] = {}
 
     def start_response(status, headerlist, exc_info=None):
         seen["status"], seen["headers"] = status, dict(headerlist)
 
-    environ = Request.blank(url, headers=headers).environ
+    environ = Request.blank(url, headers=headers, method=method).environ
     environ["wsgi.file_wrapper"] = ServerFileWrapper
     body = app(environ, start_response)
     return seen["status"], seen["headers"], body  # type: ignore[return-value]
@@ -75,3 +77,14 @@ def test_reads_of_the_wrapped_file_are_capped_however_much_the_server_asks(tmp_p
     assert isinstance(body, ServerFileWrapper)
     assert len(body.file.read(10 * READ_CAP)) <= READ_CAP  # waitress asks for ~4 MB
     body.close()
+
+
+def test_a_head_request_never_hands_the_server_the_file(tmp_path):
+    testapp = started(make_config(base_settings(tmp_path), here=str(tmp_path), environ={}))
+    upload(testapp, "alpha", "1.0")
+    url = f"/api/package/alpha/{wheel_name('alpha', '1.0')}"
+    for _ in range(2):  # the view, then the fast path
+        status, headers, body = call(AccessLog(testapp.app), url, auth("bob"), method="HEAD")
+        assert status.startswith("200") and not isinstance(body, ServerFileWrapper)
+        assert b"".join(body) == b"" and int(headers["Content-Length"]) > 0
+        body.close()
