@@ -6,9 +6,9 @@ logs one record per request on ``pypicloud.access`` once the body has been sent:
 (the client's ``X-Request-ID`` when it is sane, else a new one, echoed in the response),
 user, method, path, status, duration and bytes (a whole file handed to the server's
 ``wsgi.file_wrapper`` is logged as it is handed over, with its Content-Length: wrapping it
-to wait for the end would make waitress copy the file). It reads no header but the request id, and
-the path goes without its query string (a sign-up token travels there), so neither a
-password, a token nor a cookie can reach the log.
+to wait for the end would make waitress copy the file). It reads no header but the request
+id, and the path goes without its query string (a sign-up token travels there), so neither
+a password, a token nor a cookie can reach the log.
 """
 
 from __future__ import annotations
