@@ -5,8 +5,9 @@ files and their ``.meta`` sidecars, in /dev/shm when it can: 100,000 take second
 not an upload each), then pserve starts on an empty SQLite database and rebuilds the
 index in the background. Measured per set: time until the port answers and until /health
 says the index is full, ``wrk`` req/s and p99 on ``/simple/`` and on project pages (cycling
-over every project), a 304 for an unchanged page, the server's CPU per request (utime+stime
-from /proc over the requests wrk made), a small file, and its RSS at the end. With the
+over every project), the same with ``Accept-Encoding: gzip``, a 304 for an unchanged page,
+the server's CPU per request (utime+stime from /proc over the requests wrk made), a small
+file, and its RSS at the end. With the
 300x3 set, nginx (Debian's, unprivileged) serves one of the same files statically, for the
 issue's yardsticks: its 304 and its download (its CPU is not measured: 0 in the table).
 Needs ``wrk`` and ``nginx`` (Debian packages).
@@ -43,6 +44,8 @@ from tests.tools import free_port, stop_process, venv_tool  # noqa: E402
 PASSWORD = "bench-password"
 AUTH = "Basic " + base64.b64encode(f"bench:{PASSWORD}".encode()).decode()
 TICKS = os.sysconf("SC_CLK_TCK")
+#: What pip and uv send: pages over 1 KB come back compressed.
+GZIP = {"Accept-Encoding": "gzip"}
 #: name -> (projects, files per project)
 SETS = {"300x3": (300, 3), "1000": (1_000, 2), "10000": (10_000, 2), "100k-files": (10_000, 10)}
 
@@ -176,8 +179,10 @@ def measure(name: str, projects: int, files: int, seconds: int, root: Path) -> l
             file_path = "/api/package/bench-project-7/bench_project_7-1.0-py3-none-any.whl"
             for label, paths, extra in (
                 ("/simple/", ["/simple/"], {}),
+                ("/simple/ gzip", ["/simple/"], GZIP),
                 ("/simple/<p>/", pages, {}),
                 ("/simple/<p>/ JSON", pages, {"Accept": "application/vnd.pypi.simple.v1+json"}),
+                ("/simple/<p>/ gzip", pages, GZIP),
                 ("304 /simple/<p>/", [pages[7]], {"If-None-Match": etag}),
                 ("file (small)", [file_path], {}),
             ):
