@@ -96,10 +96,16 @@ def test_gzip_from_the_view_alone_with_the_fast_path_off(make_app):
     app = make_app(**{"pypi.fast_path": "false"})
     for number in range(12):
         upload(app, f"project-with-a-long-name-{number}", "1.0")
+    raw, bob = Raw(app), auth("bob")
     for _ in range(2):
-        page = Raw(app).get("/simple/", headers={**auth("bob"), **GZIP})
+        page = raw.get("/simple/", headers={**bob, **GZIP})
         assert page.headers["Content-Encoding"] == "gzip"
         assert b"project-with-a-long-name-11" in gzip.decompress(page.body)
+    plain = raw.get("/simple/", headers=bob).headers["ETag"]
+    for etag in (plain, page.headers["ETag"]):
+        for encoding in ({}, GZIP):
+            answer = raw.get("/simple/", {**bob, **encoding, "If-None-Match": etag}, 304)
+            assert answer.headers["ETag"] == etag and not answer.fast
 
 
 def test_a_private_project_stays_out_of_the_gzip_index(big):
