@@ -5,9 +5,12 @@ files and their ``.meta`` sidecars, in /dev/shm when it can: 100,000 take second
 not an upload each), then pserve starts on an empty SQLite database and rebuilds the
 index in the background. Measured per set: time until the port answers and until /health
 says the index is full, ``wrk`` req/s and p99 on ``/simple/`` and on project pages (cycling
-over every project), a 304 for an unchanged page, the server's CPU per request (utime+stime
-from /proc over the requests wrk made), and its RSS at the end. Needs ``wrk`` (Debian
-package).
+over every project), the same with ``Accept-Encoding: gzip``, a 304 for an unchanged page,
+the server's CPU per request (utime+stime from /proc over the requests wrk made), a small
+file, and its RSS at the end. With the
+300x3 set, nginx (Debian's, unprivileged) serves one of the same files statically, for the
+issue's yardsticks: its 304 and its download (its CPU is not measured: 0 in the table).
+Needs ``wrk`` and ``nginx`` (Debian packages).
 
     .venv/bin/python bench/scale.py     # 300x3, 1,000 and 10,000 projects; 100,000 files
     .venv/bin/python bench/scale.py --sets 1000 --seconds 3
@@ -35,11 +38,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pypicloud.access.passwords import hash_password  # noqa: E402
 from tests.e2e.conftest import write_ini  # noqa: E402
+from tests.fixtures.nginx import Nginx  # noqa: E402
 from tests.tools import free_port, stop_process, venv_tool  # noqa: E402
 
 PASSWORD = "bench-password"
 AUTH = "Basic " + base64.b64encode(f"bench:{PASSWORD}".encode()).decode()
 TICKS = os.sysconf("SC_CLK_TCK")
+#: What pip and uv send: pages over 1 KB come back compressed.
+GZIP = {"Accept-Encoding": "gzip"}
 #: name -> (projects, files per project)
 SETS = {"300x3": (300, 3), "1000": (1_000, 2), "10000": (10_000, 2), "100k-files": (10_000, 10)}
 
@@ -170,11 +176,15 @@ def measure(name: str, projects: int, files: int, seconds: int, root: Path) -> l
             headers = {"Authorization": AUTH, "Accept": "text/html"}
             pages = [f"/simple/bench-project-{i}/" for i in range(projects)]
             etag = etag_of(url + pages[7])
+            file_path = "/api/package/bench-project-7/bench_project_7-1.0-py3-none-any.whl"
             for label, paths, extra in (
                 ("/simple/", ["/simple/"], {}),
+                ("/simple/ gzip", ["/simple/"], GZIP),
                 ("/simple/<p>/", pages, {}),
                 ("/simple/<p>/ JSON", pages, {"Accept": "application/vnd.pypi.simple.v1+json"}),
+                ("/simple/<p>/ gzip", pages, GZIP),
                 ("304 /simple/<p>/", [pages[7]], {"If-None-Match": etag}),
+                ("file (small)", [file_path], {}),
             ):
                 if "If-None-Match" not in extra:
                     warm(url, paths, {**headers, **extra})
@@ -183,11 +193,42 @@ def measure(name: str, projects: int, files: int, seconds: int, root: Path) -> l
                 used = cpu_seconds(process.pid) - before
                 result["cpu_ms"] = used * 1000 / max(result["requests"], 1)
                 rows.append({"set": name, "url": label, **result})
+            if name == "300x3":
+                rows += nginx_reference(workdir, storage, seconds)
         row["rss_mb"] = rss_mb(process.pid)
         rows.insert(0, row)
     finally:
         stop_process(process)
     return rows
+
+
+def nginx_reference(workdir: Path, storage: Path, seconds: int) -> list[dict]:
+    """nginx (Debian's, unprivileged, one worker) serving one of the same stored files as a
+    static file: the 304 for it and its download, the yardsticks the issue names."""
+    stored = next(p for p in sorted(storage.rglob("*.whl")))
+    root = workdir / "nginx"
+    root.mkdir()
+    port = free_port()
+    site = (
+        f"server {{\n    listen 127.0.0.1:{port};\n    root {storage};\n"
+        "    access_log off;\n    location / { }\n}\n"
+    )
+    server = Nginx(root, site, tls_port=port, http_port=None).start()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        path = "/" + str(stored.relative_to(storage))
+        with urllib.request.urlopen(url + path) as response:
+            etag = response.headers["ETag"]
+        rows = []
+        for label, extra in (
+            ("nginx static 304", {"If-None-Match": etag}),
+            ("nginx static file", {}),
+        ):
+            result = wrk(url, [path], seconds, workdir, extra)
+            rows.append({"set": "nginx", "url": label, "cpu_ms": 0.0, **result})
+        return rows
+    finally:
+        server.stop()
 
 
 def etag_of(url: str) -> str:

@@ -29,6 +29,7 @@ from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
 
+from pypicloud.compression import accepts_gzip, gzip_etag, identity_etag
 from pypicloud.negotiation import choose_content_type
 from pypicloud.security import LIST, READ
 from pypicloud.views.simple import SIGNED_LINK_WINDOW
@@ -37,6 +38,10 @@ from pypicloud.views.simple import SIGNED_LINK_WINDOW
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 #: A larger body is not remembered (a huge root index of a single viewer is still fine).
 MAX_ENTRY_BYTES = 8 * 1024 * 1024
+#: What one remembered file record (its Package, the data dict, the key) really holds, as
+#: tracemalloc measured it: 1.4-2 KB. Counted at 512 bytes, the 32 MB store could keep
+#: 65,000 of them, 130 MB, at 10,000 projects and more files.
+FILE_RECORD_BYTES = 2048
 #: Distinct Accept headers remembered with their negotiated type (clients send few).
 MAX_ACCEPTS = 256
 ROUTE_KEY = "pypicloud.route"
@@ -50,7 +55,7 @@ Handler = Callable[[Request], Response]
 class Page:
     """One remembered response: its headers and body, ready to send again."""
 
-    __slots__ = ("body", "etag", "headerlist", "not_modified", "status")
+    __slots__ = ("alternate", "body", "etag", "headerlist", "not_modified", "status")
 
     def __init__(self, status: str, headerlist: list[tuple[str, str]], body: bytes) -> None:
         self.status = status
@@ -60,6 +65,24 @@ class Page:
         self.not_modified = tuple(
             (k, v) for k, v in headerlist if k.lower() in NOT_MODIFIED_HEADERS
         )
+        #: The other representation's ETag (gzip or identity) when the page varies by
+        #: Accept-Encoding: a client holding either gets its 304, as from the view.
+        vary = next((v for k, v in headerlist if k.lower() == "vary"), "")
+        self.alternate: str | None = None
+        if self.etag is not None and "accept-encoding" in vary.lower():
+            identity = identity_etag(self.etag)
+            self.alternate = gzip_etag(self.etag) if identity == self.etag else identity
+
+    def not_modified_for(self, header: str | None) -> tuple[tuple[str, str], ...] | None:
+        """The 304's headers when If-None-Match names this page's ETag or its other
+        representation's (with the ETag the client named); None otherwise."""
+        if self.etag is not None and _matches(header, self.etag):
+            return self.not_modified
+        if self.alternate is not None and _matches(header, self.alternate):
+            return tuple(
+                (k, self.alternate if k.lower() == "etag" else v) for k, v in self.not_modified
+            )
+        return None
 
 
 class PageStore:
@@ -165,7 +188,8 @@ class FastPath:
             content_type = self._content_type(environ.get("HTTP_ACCEPT", ""), request)
             if content_type is None:
                 return self.handler(request)  # 406, from the view
-            key = (route, name, anonymous, content_type, base_url_key(environ))
+            gzipped = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
+            key = (route, name, anonymous, content_type, base_url_key(environ), gzipped)
             if name:
                 if services.packages.links_expire:  # as the view keys signed links
                     key += (int(time.time() // SIGNED_LINK_WINDOW),)
@@ -178,8 +202,9 @@ class FastPath:
             return response
         environ[ROUTE_KEY] = route
         services.metrics.page(True)  # a hit of the page cache, one level up
-        if page.etag is not None and _matches(environ.get("HTTP_IF_NONE_MATCH"), page.etag):
-            return replay("304 Not Modified", page.not_modified, b"")
+        not_modified = page.not_modified_for(environ.get("HTTP_IF_NONE_MATCH"))
+        if not_modified is not None:
+            return replay("304 Not Modified", not_modified, b"")
         return replay(page.status, page.headerlist, page.body)
 
     def _content_type(self, accept: str, request: Request) -> str | None:
@@ -227,7 +252,7 @@ class FastPath:
             package = packages.fetch(name, filename)
             if package is None:
                 return self.handler(request)  # the 404, from the view
-            self.store.put(serial, key, package, 512)
+            self.store.put(serial, key, package, FILE_RECORD_BYTES)
         environ[ROUTE_KEY] = "api_file"
         drop_malformed_range(request)  # NewRequest subscribers do not run on this path
         return download(request, package)

@@ -4,9 +4,11 @@
 fields a caller passes with ``extra=`` become keys. ``AccessLog`` wraps the WSGI app and
 logs one record per request on ``pypicloud.access`` once the body has been sent: request id
 (the client's ``X-Request-ID`` when it is sane, else a new one, echoed in the response),
-user, method, path, status, duration and bytes. It reads no header but the request id, and
-the path goes without its query string (a sign-up token travels there), so neither a
-password, a token nor a cookie can reach the log.
+user, method, path, status, duration and bytes (a whole file handed to the server's
+``wsgi.file_wrapper`` is logged as it is handed over, with its Content-Length: wrapping it
+to wait for the end would make waitress copy the file). It reads no header but the request
+id, and the path goes without its query string (a sign-up token travels there), so neither
+a password, a token nor a cookie can reach the log.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any
 from pyramid.registry import Registry
 from pyramid.request import Request
 from pyramid.response import Response
+
+from pypicloud.wsgibody import is_file_wrapper
 
 ACCESS_LOGGER = "pypicloud.access"
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -81,6 +85,7 @@ class AccessLog:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             seen["status"] = int(status.split(" ", 1)[0])
+            seen["length"] = next((v for k, v in headers if k.lower() == "content-length"), 0)
             headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
             headers.append((REQUEST_ID_HEADER, request_id))
             return start_response(status, headers, exc_info)
@@ -90,6 +95,11 @@ class AccessLog:
         except BaseException:
             self._record(environ, request_id, 500, 0, started)
             raise
+        if is_file_wrapper(environ, body):
+            # Wrapping it would make waitress copy the file through its buffers: record
+            # now, with the length the server is about to send.
+            self._record(environ, request_id, seen["status"], int(seen["length"]), started)
+            return body
         return _Counted(
             body, lambda sent: self._record(environ, request_id, seen["status"], sent, started)
         )

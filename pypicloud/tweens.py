@@ -14,7 +14,9 @@ The contract for the route label of a request:
 Another tween that must be counted declares ``under=pypicloud.tweens.OBSERVE`` (or
 ``over=pyramid.tweens.EXCVIEW``). Latency is the time to produce the response object (a
 streamed body's transfer is not in it); response bytes are counted as the WSGI server takes
-them (a Range answer counts the bytes of the range, a 304 or HEAD none). A conditional
+them (a Range answer counts the bytes of the range, a 304 or HEAD none; a whole file handed
+to the server's ``wsgi.file_wrapper`` counts its Content-Length: wrapping it to count would
+make waitress copy the file through its buffers, see ``pypicloud/wsgibody.py``). A conditional
 response (a file) is resolved here, so its status is the one sent (206, 304); Pyramid's
 response callbacks then run on that resolved response.
 """
@@ -31,6 +33,7 @@ from pyramid.response import Response
 from pypicloud.audit import Actor, acting
 from pypicloud.metrics import Metrics
 from pypicloud.views.errors import drop_malformed_range
+from pypicloud.wsgibody import is_file_wrapper
 
 OBSERVE = "pypicloud.tweens.observe_tween_factory"
 ROUTE_KEY = "pypicloud.route"
@@ -86,6 +89,10 @@ def observe_tween_factory(handler: Handler, registry: Registry) -> Handler:
             seconds = time.perf_counter() - started
             sent = metrics.request(route, request.method, response.status_int, seconds)
             length = response.content_length  # WebOb's app_iter setter drops it
+            if is_file_wrapper(request.environ, response.app_iter):
+                if length:  # counted as sent: a wrapped file would be copied by waitress
+                    sent.inc(length)
+                return response
             response.app_iter = CountingIter(response.app_iter, lambda n: n and sent.inc(n))
             response.content_length = length
             return response

@@ -15,12 +15,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-import urllib3
-from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
-
 from pypicloud.upstream.parsing import InvalidPage, UpstreamFile, parse_html, parse_json
+
+if TYPE_CHECKING:
+    import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -68,10 +69,7 @@ class UpstreamClient:
         self.max_age = max_age
         self.max_pages = max_pages
         self.seconds = timeout
-        self.timeout = urllib3.Timeout(connect=timeout, read=timeout)
-        self.http = urllib3.PoolManager(
-            num_pools=4, maxsize=16, retries=False, timeout=self.timeout, block=False
-        )
+        self._http: urllib3.PoolManager | None = None
         self._pages: OrderedDict[str, UpstreamPage] = OrderedDict()
         self._lock = threading.Lock()
         #: Requests sent, for the figures and the tests.
@@ -144,7 +142,24 @@ class UpstreamClient:
         finally:
             response.release_conn()
 
+    @property
+    def http(self) -> urllib3.PoolManager:
+        """The connection pool, made on first use: urllib3 costs about 4 MB of RSS, which a
+        server without a fallback (``pypi.fallback = none``) never needs."""
+        if self._http is None:
+            import urllib3
+
+            with self._lock:
+                if self._http is None:
+                    timeout = urllib3.Timeout(connect=self.seconds, read=self.seconds)
+                    self._http = urllib3.PoolManager(
+                        num_pools=4, maxsize=16, retries=False, timeout=timeout, block=False
+                    )
+        return self._http
+
     def request(self, method: str, url: str, **kwargs: object) -> urllib3.BaseHTTPResponse:
+        from urllib3.exceptions import HTTPError, NewConnectionError, TimeoutError
+
         self.requests += 1
         try:
             response = self.http.request(
@@ -195,6 +210,8 @@ def _final_url(url: str, response: urllib3.BaseHTTPResponse) -> str:
 def _read_limited(response: urllib3.BaseHTTPResponse, limit: int, deadline: float) -> bytes:
     """The whole body, refused past ``limit`` bytes or past ``deadline`` (a trickling
     upstream must not hold a worker, though every read is within the timeout)."""
+    from urllib3.exceptions import HTTPError, TimeoutError
+
     chunks, size = [], 0
     try:
         while chunk := response.read(CHUNK):

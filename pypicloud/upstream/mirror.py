@@ -14,8 +14,6 @@ import hashlib
 import logging
 import tempfile
 
-from urllib3.exceptions import HTTPError, TimeoutError
-
 from pypicloud.locks import KeyLocks
 from pypicloud.models import Package
 from pypicloud.packages import PackageService
@@ -69,6 +67,8 @@ class Mirror:
             return result.package
 
     def _download(self, entry: UpstreamFile, spool: object) -> None:
+        from urllib3.exceptions import HTTPError, TimeoutError  # loaded with the client
+
         self.fetches += 1
         digest = hashlib.sha256()
         try:

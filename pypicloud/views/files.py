@@ -23,6 +23,7 @@ from pypicloud.storage.layout import content_type_for
 
 log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
+READ_CAP = 64 * 1024
 METADATA_SUFFIX = ".metadata"
 
 
@@ -119,8 +120,39 @@ def _file_iter(request: Request, handle: BinaryIO) -> Iterable[bytes]:
     file, not through Python chunks); FileIter, which can seek, for a Range request."""
     wrapper = request.environ.get("wsgi.file_wrapper")
     if wrapper is not None and "HTTP_RANGE" not in request.environ:
-        return wrapper(handle, CHUNK)  # type: ignore[no-any-return]
+        return wrapper(CappedReads(handle), CHUNK)  # type: ignore[no-any-return]
     return FileIter(handle)
+
+
+class CappedReads:
+    """A file whose reads return at most ``READ_CAP`` bytes, for ``wsgi.file_wrapper``.
+
+    waitress's wrapper reads as much as the socket's send buffer takes (about 4 MB on
+    loopback), and reads it twice per send. Buffers that size are served from glibc's
+    per-thread arenas once the first one freed raises its mmap threshold, and the arenas
+    keep them: a few large downloads grew the process by 64 MB. Pieces this size are
+    reused instead, at no measurable cost in throughput.
+    """
+
+    __slots__ = ("_file",)
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    def read(self, size: int = -1) -> bytes:
+        return self._file.read(READ_CAP if size < 0 or size > READ_CAP else size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._file.close()
 
 
 def _is_real_file(handle: BinaryIO) -> bool:

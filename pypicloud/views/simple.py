@@ -20,6 +20,7 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from pypicloud.compression import MIN_BYTES, VARY, accepts_gzip, compress, gzip_etag
 from pypicloud.models import Package
 from pypicloud.negotiation import SIMPLE_JSON, choose_content_type
 from pypicloud.security import LIST, READ
@@ -199,15 +200,16 @@ def _page_response(
     render_page: Callable[[], bytes],
 ) -> Response:
     services = request.services
-    etag = services.pages.etag_for(serial, key)
-    headers = {
-        "Vary": "Accept, Authorization, Cookie",
-        "ETag": f'"{etag}"',
-        "Cache-Control": cache_control(request),
-    }
-    if etag in request.if_none_match:
-        return HTTPNotModified(headers=headers)
+    etag = f'"{services.pages.etag_for(serial, key)}"'
+    gzipped = accepts_gzip(request.environ.get("HTTP_ACCEPT_ENCODING", ""))
+    headers = {"Vary": VARY, "ETag": etag, "Cache-Control": cache_control(request)}
+    for candidate in (etag, gzip_etag(etag)):  # a 304 for either representation's ETag
+        if candidate.strip('"') in request.if_none_match:
+            return HTTPNotModified(headers={**headers, "ETag": candidate})
     body = services.pages.get(serial, key, render_page)
+    if gzipped and len(body) > MIN_BYTES:
+        body = services.pages.get(serial, (key, "gzip"), lambda: compress(body))
+        headers.update({"ETag": gzip_etag(etag), "Content-Encoding": "gzip"})
     charset = "utf-8" if content_type.startswith("text/") else None
     response = Response(body=body, content_type=content_type, charset=charset)
     response.headers.update(headers)

@@ -231,3 +231,25 @@ def test_a_malformed_range_on_the_fast_path_serves_the_whole_file(make_app):
     whole = app.get(url, headers={**auth("bob"), "Range": "bytes=-"})
     assert fast(whole) and whole.status_int == 200
     assert whole.body == wheel_bytes("alpha", "1.0")
+
+
+def test_a_file_record_is_counted_at_no_less_than_the_memory_it_holds(filled):
+    """The store's byte bound holds only if a file record is counted at its real size."""
+    import tracemalloc
+
+    from pypicloud.fastpath import FILE_RECORD_BYTES
+
+    packages = filled.app.registry.services.packages
+    filename = wheel_name("alpha", "1.0")
+    packages.fetch("alpha", filename)  # warm: compiled statements, interned names
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        records = [
+            ("file", "alpha", filename, packages.fetch("alpha", filename)) for _ in range(200)
+        ]
+        held = (tracemalloc.get_traced_memory()[0] - before) / len(records)
+    finally:
+        tracemalloc.stop()
+    assert records[-1][3] is not None
+    assert held <= FILE_RECORD_BYTES, held

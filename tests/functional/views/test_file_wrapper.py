@@ -1,0 +1,90 @@
+"""A whole-file download reaches the WSGI server as its own ``wsgi.file_wrapper`` object,
+through the access log and the metrics tween, so waitress sends it from the file instead of
+copying it through its output buffers (pypicloud/wsgibody.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from webob import Request
+
+from pypicloud import make_config
+from pypicloud.logs import ACCESS_LOGGER, AccessLog
+from pypicloud.views.files import READ_CAP
+from tests.dists import wheel_bytes, wheel_name
+from tests.functional.conftest import auth, base_settings, started, upload
+from tests.rss import big_wheel
+
+
+class ServerFileWrapper:
+    """Stands for waitress's ReadOnlyFileBasedBuffer: a class, iterable, closable."""
+
+    def __init__(self, file, block_size: int = 8192) -> None:
+        self.file = file
+        self.block_size = block_size
+
+    def __iter__(self):
+        while chunk := self.file.read(self.block_size):
+            yield chunk
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def call(
+    app, url: str, headers: dict[str, str], method: str = "GET"
+) -> tuple[str, dict[str, str], object]:
+    seen: dict[str, object] = {}
+
+    def start_response(status, headerlist, exc_info=None):
+        seen["status"], seen["headers"] = status, dict(headerlist)
+
+    environ = Request.blank(url, headers=headers, method=method).environ
+    environ["wsgi.file_wrapper"] = ServerFileWrapper
+    body = app(environ, start_response)
+    return seen["status"], seen["headers"], body  # type: ignore[return-value]
+
+
+def test_a_file_body_is_the_servers_wrapper_and_is_logged_and_counted(tmp_path, caplog):
+    settings = base_settings(tmp_path)
+    testapp = started(make_config(settings, here=str(tmp_path), environ={}))
+    upload(testapp, "alpha", "1.0")
+    app = AccessLog(testapp.app)
+    url = f"/api/package/alpha/{wheel_name('alpha', '1.0')}"
+    content = wheel_bytes("alpha", "1.0")
+    with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
+        for _ in range(2):  # the view, then the fast path
+            status, headers, body = call(app, url, auth("bob"))
+            assert status.startswith("200") and isinstance(body, ServerFileWrapper)
+            assert b"".join(body) == content and int(headers["Content-Length"]) == len(content)
+            body.close()
+    sent = [r.bytes for r in caplog.records if r.name == ACCESS_LOGGER]  # type: ignore[attr-defined]
+    assert sent == [len(content), len(content)]
+    metrics = testapp.get("/metrics", headers=auth("alice")).text
+    line = next(
+        row
+        for row in metrics.splitlines()
+        if row.startswith('pypicloud_http_response_bytes_total{route="api_file"')
+    )
+    assert float(line.split()[-1]) == 2 * len(content)
+
+
+def test_reads_of_the_wrapped_file_are_capped_however_much_the_server_asks(tmp_path):
+    testapp = started(make_config(base_settings(tmp_path), here=str(tmp_path), environ={}))
+    upload(testapp, "big", "1.0", content=big_wheel("big", "1.0", 4 * READ_CAP))
+    url = f"/api/package/big/{wheel_name('big', '1.0')}"
+    _, _, body = call(testapp.app, url, auth("bob"))
+    assert isinstance(body, ServerFileWrapper)
+    assert len(body.file.read(10 * READ_CAP)) <= READ_CAP  # waitress asks for ~4 MB
+    body.close()
+
+
+def test_a_head_request_never_hands_the_server_the_file(tmp_path):
+    testapp = started(make_config(base_settings(tmp_path), here=str(tmp_path), environ={}))
+    upload(testapp, "alpha", "1.0")
+    url = f"/api/package/alpha/{wheel_name('alpha', '1.0')}"
+    for _ in range(2):  # the view, then the fast path
+        status, headers, body = call(AccessLog(testapp.app), url, auth("bob"), method="HEAD")
+        assert status.startswith("200") and not isinstance(body, ServerFileWrapper)
+        assert b"".join(body) == b"" and int(headers["Content-Length"]) > 0
+        body.close()
