@@ -16,11 +16,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
-from pydantic import ValidationError
-from pypi_attestations import Attestation, GitHubPublisher, GitLabPublisher, GooglePublisher
+
+if TYPE_CHECKING:
+    # pypi-attestations brings pydantic, sigstore and their clients (about 40 MB of a
+    # server's memory): imported with the first upload that carries attestations.
+    from pypi_attestations import Attestation
 
 #: Bounds on the upload field: PyPI's uploads carry one or two small attestations.
 MAX_ATTESTATIONS = 16
@@ -82,6 +85,9 @@ def parse_attestations(raw: str | bytes) -> list[Attestation]:
         raise AttestationRefused(
             f"Invalid attestations: {len(items)} attestations, at most {MAX_ATTESTATIONS}"
         )
+    from pydantic import ValidationError
+    from pypi_attestations import Attestation
+
     parsed = []
     for index, item in enumerate(items):
         try:
@@ -156,6 +162,9 @@ def publisher_of(attestation: Attestation) -> dict[str, Any]:
     any other issuer (a self-hosted CI) is kept as ``{"kind": <issuer>, "claims": ...}``.
     The claims are what the certificate says: verified only when verification is on.
     """
+    from pydantic import ValidationError
+    from pypi_attestations import GitHubPublisher, GitLabPublisher, GooglePublisher
+
     claims = certificate_claims(attestation)
     issuer = claims.get("issuer", "")
     repository = _path_of(claims.get("source_repository_uri", ""))

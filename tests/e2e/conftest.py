@@ -162,8 +162,8 @@ def run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
     return result
 
 
-def twine_with_token(server: Server, token: str, files: list[Path], check: bool = True):
-    """The real twine uploading ``files`` with an API token (``__token__``)."""
+def twine(server: Server, user: str, password: str, files: list[Path], *extra: str, check=True):
+    """The real twine uploading ``files`` to ``server`` as ``user``."""
     return run(
         [
             venv_tool("twine"),
@@ -173,10 +173,16 @@ def twine_with_token(server: Server, token: str, files: list[Path], check: bool 
             "--repository-url",
             f"{server.url}/simple/",
             "-u",
-            "__token__",
+            user,
             "-p",
-            token,
+            password,
+            *extra,
             *map(str, files),
         ],
         check=check,
     )
+
+
+def twine_with_token(server: Server, token: str, files: list[Path], check: bool = True):
+    """The real twine uploading ``files`` with an API token (``__token__``)."""
+    return twine(server, "__token__", token, files, check=check)

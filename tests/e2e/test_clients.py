@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 
 from tests.dists import metadata_text, wheel_bytes, wheel_name, write_dists
-from tests.e2e.conftest import installed, pip_install, run, uv_install
+from tests.e2e.conftest import installed, pip_install, run, twine, uv_install
 from tests.functional.conftest import PASSWORD, auth
 from tests.tools import venv_tool
 
@@ -17,23 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 def twine_upload(server, files, *extra, check=True):
-    return run(
-        [
-            venv_tool("twine"),
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            f"{server.url}/simple/",
-            "-u",
-            "bob",
-            "-p",
-            PASSWORD,
-            *extra,
-            *map(str, files),
-        ],
-        check=check,
-    )
+    return twine(server, "bob", PASSWORD, files, *extra, check=check)
 
 
 @pytest.fixture

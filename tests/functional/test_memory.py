@@ -21,7 +21,7 @@ app = TestApp(config.make_wsgi_app())
 app.get("/simple/")
 app.get("/simple/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
 heavy = ("readme_renderer", "docutils", "pygments", "boto3", "botocore", "google", "azure",
-         "ldap", "redis", "urllib3")
+         "ldap", "redis", "urllib3", "pypi_attestations", "sigstore", "pydantic")
 print(json.dumps(sorted(m for m in heavy if m in sys.modules)))
 """
 
