@@ -24,6 +24,8 @@ from pypicloud.storage.layout import content_type_for
 log = logging.getLogger(__name__)
 CHUNK = 256 * 1024
 READ_CAP = 64 * 1024
+#: Files up to this size are read into one body rather than handed to the file wrapper.
+SMALL_FILE_BYTES = READ_CAP
 METADATA_SUFFIX = ".metadata"
 
 
@@ -73,9 +75,16 @@ def stream(request: Request, package: Package) -> Response:
             request.services.options.cache_max_age,
         )
     )
+    if _is_real_file(handle) and (size := _size_of(handle)) <= SMALL_FILE_BYTES:
+        # One buffer: the server sends the headers and the body in one write, so a process
+        # that dies mid-answer never leaves a client (or nginx) with headers and no body.
+        with stack:
+            body = handle.read()
+        headers.append(("Content-Length", str(len(body))))
+        return Response(app_iter=[body], headerlist=headers, conditional_response=True)
     if _is_real_file(handle):
         app_iter = _file_iter(request, handle)
-        headers.append(("Content-Length", str(_size_of(handle))))
+        headers.append(("Content-Length", str(size)))
         # The iterator closes the handle; the stack holds nothing else to close.
         stack.pop_all()
     else:

@@ -175,7 +175,7 @@ def test_upload_form_then_yank_and_unyank(ui_server, new_page, tmp_path):
     assert page.get_by_role("link", name=wheel.name).is_visible()
     assert "data-yanked" not in simple_page(ui_server, "formed")
 
-    page.get_by_label("Reason").fill("broken build")
+    page.get_by_role("region", name="1.0").get_by_label("Reason").fill("broken build")
     page.get_by_role("button", name="Yank 1.0").click()
     page.wait_for_url(f"{ui_server.url}/project/formed/")
     assert page.get_by_role("button", name="Unyank 1.0").is_visible()

@@ -10,7 +10,7 @@ from webob import Request
 
 from pypicloud import make_config
 from pypicloud.logs import ACCESS_LOGGER, AccessLog
-from pypicloud.views.files import READ_CAP
+from pypicloud.views.files import READ_CAP, SMALL_FILE_BYTES
 from tests.dists import wheel_bytes, wheel_name
 from tests.functional.conftest import auth, base_settings, started, upload
 from tests.rss import big_wheel
@@ -48,10 +48,10 @@ def call(
 def test_a_file_body_is_the_servers_wrapper_and_is_logged_and_counted(tmp_path, caplog):
     settings = base_settings(tmp_path)
     testapp = started(make_config(settings, here=str(tmp_path), environ={}))
-    upload(testapp, "alpha", "1.0")
+    content = big_wheel("alpha", "1.0", 2 * SMALL_FILE_BYTES)
+    upload(testapp, "alpha", "1.0", content=content)
     app = AccessLog(testapp.app)
     url = f"/api/package/alpha/{wheel_name('alpha', '1.0')}"
-    content = wheel_bytes("alpha", "1.0")
     with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
         for _ in range(2):  # the view, then the fast path
             status, headers, body = call(app, url, auth("bob"))
@@ -67,6 +67,21 @@ def test_a_file_body_is_the_servers_wrapper_and_is_logged_and_counted(tmp_path, 
         if row.startswith('pypicloud_http_response_bytes_total{route="api_file"')
     )
     assert float(line.split()[-1]) == 2 * len(content)
+
+
+def test_a_small_file_is_one_buffer_so_headers_and_body_leave_together(tmp_path):
+    """A process killed between the headers and the body would leave nginx (and its client)
+    a truncated answer it cannot retry: test_scale_out's kill -9 met exactly that."""
+    testapp = started(make_config(base_settings(tmp_path), here=str(tmp_path), environ={}))
+    upload(testapp, "alpha", "1.0")
+    url = f"/api/package/alpha/{wheel_name('alpha', '1.0')}"
+    for _ in range(2):  # the view, then the fast path
+        status, headers, body = call(AccessLog(testapp.app), url, auth("bob"))
+        chunks = list(body)  # type: ignore[call-overload]
+        assert status.startswith("200") and not isinstance(body, ServerFileWrapper)
+        assert chunks == [wheel_bytes("alpha", "1.0")]
+        assert int(headers["Content-Length"]) == len(chunks[0])
+        body.close()  # type: ignore[attr-defined]
 
 
 def test_reads_of_the_wrapped_file_are_capped_however_much_the_server_asks(tmp_path):
