@@ -21,7 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from webtest import TestApp  # noqa: E402
 
-from pypicloud import make_config  # noqa: E402
+from pypicloud import (
+    make_config,  # noqa: E402
+    wsgi_app,
+)
 from tests.dists import wheel_name  # noqa: E402
 from tests.fixtures.upstream import StaticIndex  # noqa: E402
 from tests.functional.conftest import auth, base_settings, upload  # noqa: E402
@@ -60,7 +63,7 @@ def app_for(root: Path, upstream: str, max_age: int) -> TestApp:
     )
     config = make_config(settings, here=str(root), environ={})
     config.registry.services.packages.rebuilder.wait()
-    return TestApp(config.make_wsgi_app())
+    return TestApp(wsgi_app(config))
 
 
 def main() -> None:

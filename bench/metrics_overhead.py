@@ -19,7 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pypicloud import make_config  # noqa: E402
+from pypicloud import (
+    make_config,  # noqa: E402
+    wsgi_app,
+)
 
 
 def app_for(directory: str, mode: str):
@@ -31,7 +34,7 @@ def app_for(directory: str, mode: str):
     }
     config = make_config(settings, here=directory, environ={})
     config.registry.services.packages.rebuilder.wait()
-    return config.make_wsgi_app()
+    return wsgi_app(config)
 
 
 def call(app, path: str) -> None:

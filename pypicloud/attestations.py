@@ -18,8 +18,6 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-
 if TYPE_CHECKING:
     # pypi-attestations brings pydantic, sigstore and their clients (about 40 MB of a
     # server's memory): imported with the first upload that carries attestations.
@@ -190,6 +188,8 @@ def publisher_of(attestation: Attestation) -> dict[str, Any]:
 
 def certificate_claims(attestation: Attestation) -> dict[str, str]:
     """Issuer, repository, workflow and e-mail from the signing certificate, when present."""
+    from cryptography import x509  # its OpenSSL bindings are ~8 MB: not before an upload
+
     try:
         fulcio = attestation.certificate_claims  # by dotted OID
         certificate = x509.load_der_x509_certificate(attestation.verification_material.certificate)

@@ -1,10 +1,11 @@
-"""Cached index pages and file downloads answered before Pyramid routes and runs views.
+"""Index pages remembered as sent, and file downloads answered before Pyramid routes.
 
 pip asks for ``/simple/``, ``/simple/<p>/`` and files over and over; between two changes the
 answers are the same bytes. This tween recognises those URLs itself (GET, no query string,
 no cookie), asks the security policy who is asking and whether they may (the same check the
-views declare, so nothing is served that the view would refuse), then replays the response
-the view made for the same key, or, for a file, skips routing and calls the download code.
+views declare, so nothing is served that the view would refuse), then remembers the page
+the view made, which the front door (frontdoor.py) replays for the same key without
+Pyramid; a file the front door left (HEAD, a Range, a validator) skips routing here.
 
 A page is remembered only after its view answered 200 for the route this module expected,
 without a cookie being set, keyed by everything its bytes depend on: the serial, the route,
@@ -18,6 +19,8 @@ goes through Pyramid as before, and so does an answer that depends on more than 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -30,8 +33,10 @@ from pyramid.request import Request
 from pyramid.response import Response
 
 from pypicloud.compression import accepts_gzip, gzip_etag, identity_etag
+from pypicloud.models import Package
 from pypicloud.negotiation import choose_content_type
 from pypicloud.security import LIST, READ
+from pypicloud.views.files import METADATA_SUFFIX
 from pypicloud.views.simple import SIGNED_LINK_WINDOW
 
 #: The store's size: the bodies of every entry together, in bytes.
@@ -141,71 +146,100 @@ def match(path: str) -> tuple[str, str, str] | None:
     return None
 
 
+#: ``FastPath.content_type_of`` for an Accept header not negotiated yet (the tween will).
+UNKNOWN = object()
+
+
 class FastPath:
-    """The tween; one per application."""
+    """The tween, one per application: remembers the pages the views answer, which the
+    front door (frontdoor.py) replays, and sends files when the front door did not."""
 
     def __init__(self, handler: Handler, registry: Registry) -> None:
         self.handler = handler
+        self.registry = registry
         self.services = registry.services  # type: ignore[attr-defined]
         self.store = PageStore(DEFAULT_MAX_BYTES)
         self._accepts: dict[str, str | None] = {}
+        registry.fast_path = self  # type: ignore[attr-defined]  # for the front door
 
-    def __call__(self, request: Request) -> Response:
-        environ = request.environ
+    def eligible(self, environ: dict[str, Any]) -> tuple[str, str, str] | None:
+        """(route, project, filename) of a request answered here or by the front door:
+        a GET (HEAD for files) of a served URL, no query string, no cookie, a project
+        name already in its normal form (the view redirects the others)."""
         method = environ["REQUEST_METHOD"]
         if (
             (method != "GET" and method != "HEAD")
             or environ.get("QUERY_STRING")
             or "HTTP_COOKIE" in environ
         ):
-            return self.handler(request)
+            return None
         found = match(environ.get("PATH_INFO", ""))
         if found is None:
+            return None
+        route, raw_name, _ = found
+        if raw_name and canonical(raw_name) != raw_name:
+            return None
+        if method == "HEAD" and route != "api_file":
+            return None
+        return found
+
+    def __call__(self, request: Request) -> Response:
+        environ = request.environ
+        found = self.eligible(environ)
+        if found is None:
             return self.handler(request)
-        route, raw_name, filename = found
-        name = canonicalize_name(raw_name) if raw_name else ""
-        if name != raw_name or (method == "HEAD" and route != "api_file"):
-            return self.handler(request)
+        route, name, filename = found
         security = self.services.security
         identity = security.identity(request)
         if not security.allows(identity, READ if name else LIST, name or None):
             return self.handler(request)  # the views say how to refuse (401/403/404)
         if route == "api_file":
             return self._file(request, name, filename)
-        return self._page(request, route, name, anonymous=identity is None)
+        return self._page(request, route, name, identity)
 
     # -- pages -------------------------------------------------------------------------
 
-    def _page(self, request: Request, route: str, name: str, anonymous: bool) -> Response:
-        environ = request.environ
-        services = self.services
-        serial = services.packages.serial()
-        key: tuple[Hashable, ...]
-        # Anonymous answers may be public in shared caches (Cache-Control), others not.
+    def content_type_of(self, accept: str) -> str | None | object:
+        """The negotiated type for an Accept header seen before, None for one the view
+        refuses (406), ``UNKNOWN`` for one not seen yet."""
+        return self._accepts.get(accept, UNKNOWN)
+
+    def page_key(
+        self, environ: dict[str, Any], route: str, name: str, identity: object, content_type: str
+    ) -> tuple[Hashable, ...]:
+        """What a page's bytes depend on, besides the serial; the same for the tween that
+        remembers it and the front door that replays it."""
+        anonymous = identity is None  # anonymous answers may be public in shared caches
         if route == "pypi_json":
-            key = (route, name, anonymous, base_url_key(environ))
-        else:
-            content_type = self._content_type(environ.get("HTTP_ACCEPT", ""), request)
-            if content_type is None:
+            return (route, name, anonymous, base_url_key(environ))
+        gzipped = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
+        key: tuple[Hashable, ...] = (
+            route,
+            name,
+            anonymous,
+            content_type,
+            base_url_key(environ),
+            gzipped,
+        )
+        if name:
+            if self.services.packages.links_expire:  # as the view keys signed links
+                key += (int(time.time() // SIGNED_LINK_WINDOW),)
+            return key
+        return key + (self.services.security.viewer_key_of(identity),)
+
+    def _page(self, request: Request, route: str, name: str, identity: object) -> Response:
+        environ = request.environ
+        content_type = ""
+        if route != "pypi_json":
+            negotiated = self._content_type(environ.get("HTTP_ACCEPT", ""), request)
+            if negotiated is None:
                 return self.handler(request)  # 406, from the view
-            gzipped = accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", ""))
-            key = (route, name, anonymous, content_type, base_url_key(environ), gzipped)
-            if name:
-                if services.packages.links_expire:  # as the view keys signed links
-                    key += (int(time.time() // SIGNED_LINK_WINDOW),)
-            else:
-                key += (services.security.viewer_key(request),)
-        page: Page | None = self.store.get(serial, key)
-        if page is None:
-            response = self.handler(request)
-            self._remember(request, route, serial, key, response)
-            return response
-        environ[ROUTE_KEY] = route
-        services.metrics.page(True)  # a hit of the page cache, one level up
-        not_modified = page.not_modified_for(environ.get("HTTP_IF_NONE_MATCH"))
-        if not_modified is not None:
-            return replay("304 Not Modified", not_modified, b"")
-        return replay(page.status, page.headerlist, page.body)
+            content_type = negotiated
+        serial = self.services.packages.serial()
+        key = self.page_key(environ, route, name, identity, content_type)
+        response = self.handler(request)
+        self._remember(request, route, serial, key, response)
+        return response
 
     def _content_type(self, accept: str, request: Request) -> str | None:
         try:
@@ -233,29 +267,62 @@ class FastPath:
         body = response.body
         self.store.put(serial, key, Page(response.status, response.headerlist, body), len(body))
 
+    def replay(self, environ: dict[str, Any], route: str, key: Hashable) -> Page | None:
+        """The remembered page for ``key`` at the current serial, counted as a hit."""
+        page: Page | None = self.store.get(self.services.packages.serial(), key)
+        if page is not None:
+            environ[ROUTE_KEY] = route
+            self.services.metrics.page(True)  # a hit of the page cache, one level up
+        return page
+
     # -- files -------------------------------------------------------------------------
+
+    def file_record(self, name: str, filename: str) -> Package | None:
+        """The file's record, remembered until the serial moves; None for a file the
+        view must answer (metadata, a quarantined project's file, an unknown one)."""
+        if filename.endswith(METADATA_SUFFIX):
+            return None
+        packages = self.services.packages
+        if packages.status(name).hides_files:
+            return None  # quarantined: the view decides (404 but to admins)
+        serial = packages.serial()
+        key = ("file", name, filename)
+        package: Package | None = self.store.get(serial, key)
+        if package is None:
+            package = packages.fetch(name, filename)
+            if package is not None:
+                package = download_record(package)
+                self.store.put(serial, key, package, FILE_RECORD_BYTES)
+        return package
 
     def _file(self, request: Request, name: str, filename: str) -> Response:
         from pypicloud.views.errors import drop_malformed_range
-        from pypicloud.views.files import METADATA_SUFFIX, download
+        from pypicloud.views.files import download
 
-        environ = request.environ
-        if filename.endswith(METADATA_SUFFIX):
-            return self.handler(request)
-        packages = self.services.packages
-        if packages.status(name).hides_files:
-            return self.handler(request)  # quarantined: the view decides (404 but to admins)
-        serial = packages.serial()
-        key = ("file", name, filename)
-        package = self.store.get(serial, key)
+        package = self.file_record(name, filename)
         if package is None:
-            package = packages.fetch(name, filename)
-            if package is None:
-                return self.handler(request)  # the 404, from the view
-            self.store.put(serial, key, package, FILE_RECORD_BYTES)
-        environ[ROUTE_KEY] = "api_file"
+            return self.handler(request)  # the 404, from the view
+        request.environ[ROUTE_KEY] = "api_file"
         drop_malformed_range(request)  # NewRequest subscribers do not run on this path
         return download(request, package)
+
+
+#: What a download reads of a record's ``data`` (headers, length); the rest (summary,
+#: metadata, hashes but sha256) stays in the database.
+DOWNLOAD_KEYS = ("hash_sha256", "size")
+
+
+def download_record(package: Package) -> Package:
+    """The record with only what a download needs: about a third of a full one's memory,
+    which counts at 10,000 projects when every file is asked for."""
+    data = {k: package.data[k] for k in DOWNLOAD_KEYS if k in package.data}
+    return dataclasses.replace(package, summary=None, data=data)
+
+
+@functools.lru_cache(maxsize=4096)
+def canonical(name: str) -> str:
+    """``canonicalize_name``, remembered: the same few names come in all day."""
+    return canonicalize_name(name)
 
 
 def base_url_key(environ: dict[str, Any]) -> tuple[str, ...]:
@@ -265,20 +332,6 @@ def base_url_key(environ: dict[str, Any]) -> tuple[str, ...]:
         environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}",
         environ.get("SCRIPT_NAME", ""),
     )
-
-
-def replay(status: str, headerlist: tuple[tuple[str, str], ...], body: bytes) -> Response:
-    """A Response with remembered headers, skipping what ``Response.__init__`` recomputes
-    (content type, charset, length: all in the headers already)."""
-    response: Response = Response.__new__(Response)
-    response.__dict__.update(
-        _status=status,
-        _headers=None,
-        _headerlist=list(headerlist),
-        _app_iter=[body],
-        conditional_response=False,
-    )
-    return response
 
 
 def _matches(header: str | None, etag: str) -> bool:

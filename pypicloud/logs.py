@@ -14,6 +14,7 @@ a password, a token nor a cookie can reach the log.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import re
@@ -64,9 +65,17 @@ class JSONFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
+#: A new request id is this process's random prefix and a count: unique across processes
+#: and restarts like a uuid4, without reading the system's random source per request.
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_ids = itertools.count(1)
+
+
 def request_id_from(environ: dict[str, Any]) -> str:
     offered = environ.get("HTTP_X_REQUEST_ID", "")
-    return offered if SANE_REQUEST_ID.match(offered) else uuid.uuid4().hex
+    if offered and SANE_REQUEST_ID.match(offered):
+        return offered
+    return f"{_ID_PREFIX}{next(_ids):016x}"
 
 
 class AccessLog:
@@ -95,6 +104,8 @@ class AccessLog:
         except BaseException:
             self._record(environ, request_id, 500, 0, started)
             raise
+        if not self.log.isEnabledFor(logging.INFO):
+            return body  # nothing to record: the body goes out as it is
         if is_file_wrapper(environ, body):
             # Wrapping it would make waitress copy the file through its buffers: record
             # now, with the length the server is about to send.

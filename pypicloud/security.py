@@ -44,6 +44,8 @@ V = TypeVar("V")
 Method = Literal["basic", "token", "session"]
 SESSION_USER = "userid"
 PUBLISHER_PRINCIPAL = "oidc:publisher"
+#: Where ``cookieless_identity`` leaves the identity it found, for Pyramid's request.
+IDENTITY_KEY = "pypicloud.identity"
 
 # Permissions views declare.
 READ = "read"  # read the context's project
@@ -172,7 +174,12 @@ class SingleFlight:
 
 
 def basic_credentials(request: Request) -> tuple[str, str] | None:
-    header = request.environ.get("HTTP_AUTHORIZATION", "")
+    return basic_credentials_in(request.environ)
+
+
+def basic_credentials_in(environ: dict) -> tuple[str, str] | None:
+    """(user, password) from a WSGI environ's HTTP Basic Authorization header, if any."""
+    header = environ.get("HTTP_AUTHORIZATION", "")
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
         return None
@@ -309,8 +316,24 @@ class SecurityPolicy:
     def identity(self, request: Request) -> Identity | None:
         cache = request.__dict__
         if "_ppc_identity" not in cache:
-            cache["_ppc_identity"] = self._identify(request)
+            environ = request.environ
+            if IDENTITY_KEY in environ:  # the front door (frontdoor.py) already asked
+                cache["_ppc_identity"] = environ[IDENTITY_KEY]
+            else:
+                cache["_ppc_identity"] = self._identify(request)
         return cache["_ppc_identity"]
+
+    def cookieless_identity(self, environ: dict) -> Identity | None:
+        """The identity of a request that carries no cookie, from its WSGI environ alone
+        (the front door answers before Pyramid makes a request): Basic credentials or
+        anonymous. Kept in the environ, so Pyramid does not check the password again."""
+        credentials = basic_credentials_in(environ)
+        identity = None
+        if credentials is not None:
+            username, password = credentials
+            identity = self.authenticator.from_basic(username, password, environ.get("REMOTE_ADDR"))
+        environ[IDENTITY_KEY] = identity
+        return identity
 
     def _identify(self, request: Request) -> Identity | None:
         credentials = basic_credentials(request)
@@ -377,7 +400,9 @@ class SecurityPolicy:
     def viewer_key(self, request: Request) -> tuple[object, ...]:
         """Everything that decides which projects this request may see, as a key that
         every process spells the same way (cached listings and their ETags use it)."""
-        identity = self.identity(request)
+        return self.viewer_key_of(self.identity(request))
+
+    def viewer_key_of(self, identity: Identity | None) -> tuple[object, ...]:
         principals = identity.principals if identity else self.access.principals(None)
         token = identity.token if identity else None
         scope = tuple(sorted(token.projects)) if token and token.projects is not None else None
@@ -388,11 +413,13 @@ class SecurityPolicy:
         request.session.invalidate()
         request.session[SESSION_USER] = userid
         request.__dict__.pop("_ppc_identity", None)
+        request.environ.pop(IDENTITY_KEY, None)
         return []
 
     def forget(self, request: Request, **kw: object) -> list[tuple[str, str]]:
         request.session.invalidate()
         request.__dict__["_ppc_identity"] = None
+        request.environ.pop(IDENTITY_KEY, None)
         return []
 
 

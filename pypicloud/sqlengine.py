@@ -24,6 +24,9 @@ from pypicloud.settings import FALSE, TRUE, ConfigError, Settings
 
 DRIVER_EXTRAS = {"psycopg": "postgres", "pymysql": "mysql"}
 SERVER_DEFAULTS = {"pool_pre_ping": True, "pool_recycle": 3600}
+#: Page cache per SQLite connection, in KB (SQLite's default is 2,000 KB, kept by each of
+#: the pool's connections; the database file is in the OS's page cache anyway).
+SQLITE_CACHE_KB = 512
 #: What SQLite's engine takes here: it has one file and our own pool settings.
 SQLITE_OPTIONS = frozenset({"echo", "echo_pool", "hide_parameters"})
 CONNECT_ARGS = "connect_args."
@@ -177,6 +180,7 @@ def sqlite_engine(url: str, options: Mapping[str, Any] | None = None) -> Engine:
         if ":memory:" not in url:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KB}")
         cursor.close()
 
     return engine

@@ -43,11 +43,20 @@ def _record_line(path: str, data: bytes) -> str:
     return f"{path},sha256={digest},{len(data)}"
 
 
-def wheel_bytes(name: str, version: str, *, metadata: str | None = None, **meta_kwargs) -> bytes:
-    """An installable pure-Python wheel with one module named after the project."""
+def wheel_bytes(
+    name: str,
+    version: str,
+    *,
+    metadata: str | None = None,
+    extra: dict[str, bytes] | None = None,
+    **meta_kwargs,
+) -> bytes:
+    """An installable pure-Python wheel with one module named after the project (and the
+    ``extra`` files, by path, e.g. to make it large)."""
     dist = canonicalize_name(name).replace("-", "_")
     info = f"{dist}-{version}.dist-info"
     files = {
+        **(extra or {}),
         f"{dist}/__init__.py": f'VERSION = "{version}"\n'.encode(),
         f"{info}/METADATA": (metadata or metadata_text(name, version, **meta_kwargs)).encode(),
         f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"

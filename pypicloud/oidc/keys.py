@@ -13,9 +13,11 @@ import threading
 import time
 import urllib.request
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import jwt
+if TYPE_CHECKING:
+    import jwt
 
 MAX_DOCUMENT_BYTES = 512 * 1024
 MAX_ISSUERS = 64
@@ -42,6 +44,8 @@ class IssuerKeys:
         self._lock = threading.Lock()
 
     def signing_key(self, issuer: str, token: str) -> jwt.PyJWK:
+        import jwt  # ~20 MB with what it pulls in: imported once publishing is used
+
         client = self._client(issuer)
         try:
             return client.get_signing_key_from_jwt(token)
@@ -51,6 +55,8 @@ class IssuerKeys:
             raise KeyUnavailable("no key of the issuer matches the token") from None
 
     def _client(self, issuer: str) -> jwt.PyJWKClient:
+        import jwt
+
         now = time.monotonic()
         with self._lock:
             found = self._clients.get(issuer)

@@ -12,8 +12,6 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import jwt
-
 from pypicloud.oidc.keys import IssuerKeys, KeyUnavailable
 from pypicloud.oidc.publishers import Publisher
 
@@ -36,14 +34,18 @@ class Verified:
     publishers: list[Publisher]  # every publisher the token matches
 
 
-TIME_REFUSALS: list[tuple[type[Exception], str]] = [
-    (jwt.ExpiredSignatureError, "the token has expired"),
-    (jwt.ImmatureSignatureError, "the token is not valid yet"),
-    (jwt.InvalidIssuedAtError, "the token's issue time is invalid"),
-    (jwt.InvalidAudienceError, "the token's audience is not accepted"),
-    (jwt.InvalidIssuerError, "the token's issuer does not match"),
-    (jwt.InvalidSignatureError, "the token's signature is invalid"),
-]
+def time_refusals() -> list[tuple[type[Exception], str]]:
+    """PyJWT's refusals and what the client is told of each."""
+    import jwt
+
+    return [
+        (jwt.ExpiredSignatureError, "the token has expired"),
+        (jwt.ImmatureSignatureError, "the token is not valid yet"),
+        (jwt.InvalidIssuedAtError, "the token's issue time is invalid"),
+        (jwt.InvalidAudienceError, "the token's audience is not accepted"),
+        (jwt.InvalidIssuerError, "the token's issuer does not match"),
+        (jwt.InvalidSignatureError, "the token's signature is invalid"),
+    ]
 
 
 def verify(
@@ -52,6 +54,8 @@ def verify(
     keys: IssuerKeys,
     leeway: int,
 ) -> Verified:
+    import jwt  # PyJWT and what it pulls in (~20 MB): only once publishing is used
+
     if not isinstance(token, str) or not 0 < len(token) <= MAX_TOKEN_LENGTH:
         raise ExchangeRefused('expected {"token": "<OIDC token>"}', status=400)
     try:
@@ -87,7 +91,7 @@ def verify(
     except jwt.MissingRequiredClaimError as exc:
         raise ExchangeRefused(f"the token lacks the {exc.claim!r} claim") from None
     except jwt.PyJWTError as exc:
-        for kind, reason in TIME_REFUSALS:
+        for kind, reason in time_refusals():
             if isinstance(exc, kind):
                 raise ExchangeRefused(reason) from None
         raise ExchangeRefused("the token could not be verified") from None

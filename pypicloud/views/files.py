@@ -95,6 +95,45 @@ def stream(request: Request, package: Package) -> Response:
     return Response(app_iter=app_iter, headerlist=headers, conditional_response=True)
 
 
+def whole_file(
+    environ: dict, services: object, package: Package
+) -> tuple[list[tuple[str, str]], Iterable[bytes]] | None:
+    """A whole stored file as WSGI headers and body, for the front door (no Pyramid
+    request): what ``stream`` answers to a GET without Range or validators. None when
+    storage has no real file to give (the view then streams it, or says it is missing)."""
+    packages = services.packages  # type: ignore[attr-defined]
+    stack = ExitStack()
+    try:
+        handle = stack.enter_context(packages.open(package))
+    except PackageNotStored:
+        stack.close()
+        return None
+    if not _is_real_file(handle):
+        stack.close()
+        return None
+    headers = list(
+        _headers(
+            package.filename,
+            package.sha256,
+            package.last_modified,
+            services.options.cache_max_age,  # type: ignore[attr-defined]
+        )
+    )
+    size = _size_of(handle)
+    wrapper = environ.get("wsgi.file_wrapper")
+    if size <= SMALL_FILE_BYTES or wrapper is None:
+        if size > SMALL_FILE_BYTES:
+            stack.close()
+            return None  # no file wrapper: the view streams it in chunks
+        with stack:  # one buffer, as ``stream`` sends it
+            body = handle.read()
+        headers.append(("Content-Length", str(len(body))))
+        return headers, [body]
+    headers.append(("Content-Length", str(size)))
+    stack.pop_all()  # the wrapper closes the handle
+    return headers, wrapper(CappedReads(handle), CHUNK)
+
+
 @functools.lru_cache(maxsize=4096)
 def _headers(
     filename: str, sha256: str | None, last_modified: dt.datetime, max_age: int

@@ -12,7 +12,7 @@ import pytest
 from passlib.hash import sha512_crypt
 from webtest import TestApp
 
-from pypicloud import make_config
+from pypicloud import make_config, wsgi_app
 from pypicloud.packages import DEFAULT_SERIAL_CACHE_MS
 from tests.dists import sdist_bytes, sdist_name, wheel_bytes, wheel_name
 
@@ -57,7 +57,7 @@ def make_app(tmp_path) -> Callable[..., TestApp]:
 def started(config: Any) -> TestApp:
     """The app once its start-up rebuild (now in the background) has finished."""
     config.registry.services.packages.rebuilder.wait()
-    return TestApp(config.make_wsgi_app())
+    return TestApp(wsgi_app(config))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from webtest import TestApp
 
-from pypicloud import make_config
+from pypicloud import make_config, wsgi_app
 from pypicloud.models import Package
 from pypicloud.settings import Settings
 from pypicloud.storage.files import FileStorage
@@ -72,7 +72,7 @@ def test_the_server_answers_while_the_start_up_rebuild_runs(tmp_path, gate):
     fill(tmp_path / "packages", 200)
     settings = {**base_settings(tmp_path), "pypi.storage": f"{__name__}:GatedStorage"}
     config = make_config(settings, here=str(tmp_path), environ={})  # returns at once
-    app = TestApp(config.make_wsgi_app())
+    app = TestApp(wsgi_app(config))
     assert LISTED_ONE.wait(10)
 
     health = app.get("/health", status=503).json
@@ -104,7 +104,7 @@ def test_an_admin_starts_a_background_rebuild_and_follows_it(tmp_path, gate):
     fill(tmp_path / "packages", 10)
     settings = {**base_settings(tmp_path), "pypi.storage": f"{__name__}:GatedStorage"}
     config = make_config(settings, here=str(tmp_path), environ={})
-    app = TestApp(config.make_wsgi_app())
+    app = TestApp(wsgi_app(config))
     config.registry.services.packages.rebuilder.wait(30)
     assert app.post("/admin/rebuild", headers=auth("alice")).json == {"packages": 10}
     gate.clear()

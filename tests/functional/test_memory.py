@@ -9,6 +9,7 @@ import sys
 SCRIPT = """
 import json, sys, tempfile
 from webtest import TestApp
+from pypicloud import wsgi_app
 from pypicloud import make_config
 root = tempfile.mkdtemp()
 config = make_config(
@@ -17,7 +18,7 @@ config = make_config(
     here=root, environ={},
 )
 config.registry.services.packages.rebuilder.wait()
-app = TestApp(config.make_wsgi_app())
+app = TestApp(wsgi_app(config))
 app.get("/simple/")
 app.get("/simple/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
 heavy = ("readme_renderer", "docutils", "pygments", "boto3", "botocore", "google", "azure",

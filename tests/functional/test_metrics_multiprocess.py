@@ -20,12 +20,12 @@ SCRIPT = textwrap.dedent(
     """
     import json, sys
     from webtest import TestApp
-    from pypicloud import make_config
+    from pypicloud import make_config, wsgi_app
 
     settings, here, count, read = json.loads(sys.argv[1])
     config = make_config(settings, here=here, environ={})
     config.registry.services.packages.rebuilder.wait()
-    app = TestApp(config.make_wsgi_app())
+    app = TestApp(wsgi_app(config))
     for _ in range(count):
         app.get("/health/live")
     app.get("/no/such/page", status=404)

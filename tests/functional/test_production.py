@@ -209,7 +209,8 @@ def test_access_records_name_the_request_and_never_a_secret(logged_app, logged, 
     upload(logged_app, "alpha", "1.0", user="__token__", password=token)
     logged_app.get("/simple/alpha/", headers={**basic, "X-Request-ID": "req-1"})
     logged_app.get("/simple/alpha/", headers=auth("root", "wrong-password-2"), status=401)
-    logged_app.get("/simple/alpha/", headers=auth("__token__", token))
+    # Remembered by now: the front door answers, and still names the user.
+    logged_app.get("/simple/alpha/", headers={**auth("__token__", token), "X-Request-ID": "req-2"})
     logged_app.post_json("/acct/login", {"username": "root", "password": password})
     cookie = logged_app.cookies["pypicloud_session"]
     logged_app.get("/simple/alpha/")  # the session cookie
@@ -227,6 +228,7 @@ def test_access_records_name_the_request_and_never_a_secret(logged_app, logged, 
     assert {"method": "GET", "path": "/simple/alpha/", "status": 200, "user": "root"}.items() <= (
         by_id["req-1"].items()
     )
+    assert by_id["req-2"]["user"] == "root" and by_id["req-2"]["bytes"] > 0
     assert by_id["req-1"]["duration_ms"] >= 0 and by_id["req-1"]["bytes"] > 0
     assert [r["user"] for r in access if r["status"] == 401] == [None]
     assert [r for r in access if r["path"] == "/acct/login" and r["method"] == "GET"]
@@ -244,6 +246,8 @@ def test_the_request_id_is_echoed_or_made(logged_app, logged):
         "X-Request-ID"
     ]
     assert made != "bad id\u00e9" and len(made) == 32
+    others = {logged_app.get("/health").headers["X-Request-ID"] for _ in range(3)}
+    assert len(others | {made}) == 4  # a new one each time
 
 
 # -- /health -----------------------------------------------------------------------------------

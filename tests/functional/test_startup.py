@@ -8,7 +8,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from pypicloud import make_config
+from pypicloud import make_config, wsgi_app
 from pypicloud.settings import ConfigError
 from tests.dists import wheel_bytes, wheel_name
 from tests.functional.conftest import auth, base_settings, started
@@ -67,7 +67,7 @@ def test_environment_overrides_the_ini(tmp_path):
 
     settings = base_settings(tmp_path)
     environ = {"PPC_PYPI_DEFAULT_READ": "everyone", "PPC_PYPI_REALM": "corp"}
-    app = TestApp(make_config(settings, here=str(tmp_path), environ=environ).make_wsgi_app())
+    app = TestApp(wsgi_app(make_config(settings, here=str(tmp_path), environ=environ)))
     app.get("/simple/nothing/", status=404)  # anonymous may read: a plain 404
     response = app.post(
         "/simple/",

@@ -10,7 +10,7 @@ import time
 import pytest
 from webtest import TestApp
 
-from pypicloud import make_config
+from pypicloud import make_config, wsgi_app
 from pypicloud.access import Access, AccessDefaults
 from pypicloud.access.ldap import LDAPAccess
 from pypicloud.access.ldap_client import LDAPUnavailable
@@ -265,7 +265,7 @@ class TestThroughTheApp:
             "db.url": f"sqlite:///{tmp_path / 'db.sqlite'}",
             **ldap_access_settings,
         }
-        return TestApp(make_config(settings, here=str(tmp_path), environ={}).make_wsgi_app())
+        return TestApp(wsgi_app(make_config(settings, here=str(tmp_path), environ={})))
 
     def test_ldap_passwords_and_grants_decide(self, app):
         upload(app, "secret", "1.0", user="bob")  # bob's LDAP password; devs may write
@@ -285,7 +285,7 @@ class TestThroughTheApp:
             **ldap_access_settings,
             "auth.ldap.url": f"ldap://127.0.0.1:{port}",
         }
-        app = TestApp(make_config(settings, here=str(tmp_path), environ={}).make_wsgi_app())
+        app = TestApp(wsgi_app(make_config(settings, here=str(tmp_path), environ={})))
         with bounded(1):
             app.get("/simple/", headers=auth("bob"), status=401)
         health = app.get("/health", status=503).json["access"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 
+from pypicloud import wsgi_app
 from pypicloud.tokens import token_digest
 from tests.fixtures.access import FAST_HASH
 from tests.functional.access import world
@@ -197,6 +198,6 @@ def test_tokens_move_by_digest_and_still_work_after_import(
         "auth.db.url": postgresql_url,
         "pypi.default_read": "authenticated",
     }
-    app = TestApp(make_config(settings, environ={}).make_wsgi_app())
+    app = TestApp(wsgi_app(make_config(settings, environ={})))
     assert app.get("/simple/", headers=auth("__token__", secret)).status_int == 200
     app.get("/simple/", headers=auth("__token__", secret + "x"), status=401)

@@ -9,7 +9,7 @@ import pytest
 from pyramid.paster import get_appsettings
 from webtest import TestApp
 
-from pypicloud import make_config
+from pypicloud import make_config, wsgi_app
 from tests.fixtures.access import FAST_HASH
 from tests.functional.access import world
 
@@ -17,7 +17,7 @@ from tests.functional.access import world
 def start(ini, **environ: str) -> TestApp:
     """The app as pserve builds it from the file (environment overrides, as a deployment)."""
     raw = get_appsettings(str(ini))
-    return TestApp(make_config(raw, here=str(ini.parent), environ=environ).make_wsgi_app())
+    return TestApp(wsgi_app(make_config(raw, here=str(ini.parent), environ=environ)))
 
 
 def basic(user: str, password: str) -> dict[str, str]:

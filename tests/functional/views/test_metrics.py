@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pyramid.response import Response
 from webtest import TestApp
 
-from pypicloud import make_config
+from pypicloud import make_config, wsgi_app
 from pypicloud.settings import ConfigError
 from pypicloud.tweens import OBSERVE, ROUTE_KEY
 from tests.dists import wheel_bytes, wheel_name
@@ -166,5 +166,5 @@ def test_a_tween_answering_before_routing_counts_under_its_route(tmp_path):
 def test_app_without_metrics_still_serves(tmp_path):
     """An app whose tween finds metrics off passes every request through untouched."""
     settings = {**base_settings(tmp_path), "pypi.metrics": "off"}
-    app = TestApp(make_config(settings, here=str(tmp_path), environ={}).make_wsgi_app())
+    app = TestApp(wsgi_app(make_config(settings, here=str(tmp_path), environ={})))
     assert app.get("/health/live").json == {"status": "alive"}
