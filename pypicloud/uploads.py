@@ -39,8 +39,11 @@ from pypicloud.dists import (
 )
 from pypicloud.models import Package, utcnow
 
-CHUNK = 1024 * 1024
-SPOOL_LIMIT = 8 * 1024 * 1024
+#: Pieces below glibc's first mmap threshold (128 KB) and a small spool: a freed 1 MB
+#: piece or 8 MB spool raised the threshold to its size, and later buffers of that size
+#: came from the heap and stayed in the process (a 21 MB upload grew it by 5 MB).
+CHUNK = 64 * 1024
+SPOOL_LIMIT = 1024 * 1024
 DIGEST_FIELDS = ("sha256", "md5", "blake2_256")
 
 

@@ -34,9 +34,9 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from pypicloud import sqlcounter
 from pypicloud.cache.base import (
@@ -78,12 +78,30 @@ NOT_ENGINE_OPTIONS = frozenset(
 metadata = MetaData()
 
 
-def _exact(length: int) -> Any:
+class ExactName(TypeDecorator[str]):
     """A name column compared byte for byte: MySQL's default collations fold case and
     accents, which would make two distinct filenames one key. Other databases compare
-    exactly already."""
-    exact = mysql.VARCHAR(length, charset="utf8mb4", collation=EXACT_COLLATION)
-    return String(length).with_variant(exact, "mysql", "mariadb")
+    exactly already. (A type decorator, not ``with_variant``: SQLAlchemy's MySQL dialect
+    is imported only where it is the database, not in every process.)"""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int) -> None:
+        super().__init__(length)
+        self.length = length
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            from sqlalchemy.dialects import mysql
+
+            exact = mysql.VARCHAR(self.length, charset="utf8mb4", collation=EXACT_COLLATION)
+            return dialect.type_descriptor(exact)
+        return dialect.type_descriptor(String(self.length))
+
+
+def _exact(length: int) -> Any:
+    return ExactName(length)
 
 
 EXACT_COLLATION = "utf8mb4_bin"

@@ -38,7 +38,7 @@ META_SUFFIX = ".meta"
 #: every file of a version directory but those ending in ``.meta`` as packages, so the
 #: sidecar must end in ``.meta`` too (and our own listing skips ``.meta`` already).
 PROVENANCE_SUFFIX = ".provenance" + META_SUFFIX
-CHUNK = 1024 * 1024
+CHUNK = 64 * 1024  # see pypicloud/uploads.py: pieces glibc gives back
 INCOMING = ".incoming"
 #: Attempts at the final link or rename while a concurrent delete() removes the directories.
 PLACE_ATTEMPTS = 3
