@@ -47,6 +47,9 @@ MAX_ENTRY_BYTES = 8 * 1024 * 1024
 #: tracemalloc measured it: 1.4-2 KB. Counted at 512 bytes, the 32 MB store could keep
 #: 65,000 of them, 130 MB, at 10,000 projects and more files.
 FILE_RECORD_BYTES = 2048
+#: What a remembered page holds besides its body (its key, headers, ETag, the view's cached
+#: copy's key), as tracemalloc measured it: about 1 KB once shared headers are kept once.
+PAGE_RECORD_BYTES = 1024
 #: Distinct Accept headers remembered with their negotiated type (clients send few).
 MAX_ACCEPTS = 256
 ROUTE_KEY = "pypicloud.route"
@@ -60,34 +63,61 @@ Handler = Callable[[Request], Response]
 class Page:
     """One remembered response: its headers and body, ready to send again."""
 
-    __slots__ = ("alternate", "body", "etag", "headerlist", "not_modified", "status")
+    __slots__ = ("body", "by_encoding", "etag", "headerlist", "not_modified", "status")
 
     def __init__(self, status: str, headerlist: list[tuple[str, str]], body: bytes) -> None:
         self.status = status
-        self.headerlist = tuple(headerlist)
+        self.headerlist = tuple(shared(header) for header in headerlist)
         self.body = body
         self.etag = next((v for k, v in headerlist if k.lower() == "etag"), None)
         self.not_modified = tuple(
-            (k, v) for k, v in headerlist if k.lower() in NOT_MODIFIED_HEADERS
+            header for header in self.headerlist if header[0].lower() in NOT_MODIFIED_HEADERS
         )
-        #: The other representation's ETag (gzip or identity) when the page varies by
-        #: Accept-Encoding: a client holding either gets its 304, as from the view.
+        #: Whether the page varies by Accept-Encoding: then a client holding the other
+        #: representation's ETag (gzip or identity) gets its 304 too, as from the view.
         vary = next((v for k, v in headerlist if k.lower() == "vary"), "")
-        self.alternate: str | None = None
-        if self.etag is not None and "accept-encoding" in vary.lower():
-            identity = identity_etag(self.etag)
-            self.alternate = gzip_etag(self.etag) if identity == self.etag else identity
+        self.by_encoding = self.etag is not None and "accept-encoding" in vary.lower()
 
     def not_modified_for(self, header: str | None) -> tuple[tuple[str, str], ...] | None:
         """The 304's headers when If-None-Match names this page's ETag or its other
         representation's (with the ETag the client named); None otherwise."""
-        if self.etag is not None and _matches(header, self.etag):
+        if self.etag is None:
+            return None
+        if _matches(header, self.etag):
             return self.not_modified
-        if self.alternate is not None and _matches(header, self.alternate):
-            return tuple(
-                (k, self.alternate if k.lower() == "etag" else v) for k, v in self.not_modified
-            )
+        if self.by_encoding:
+            identity = identity_etag(self.etag)
+            alternate = gzip_etag(self.etag) if identity == self.etag else identity
+            if _matches(header, alternate):
+                return tuple(
+                    (k, alternate if k.lower() == "etag" else v) for k, v in self.not_modified
+                )
         return None
+
+    @property
+    def size(self) -> int:
+        """What the store counts for it: the body and what the page holds besides."""
+        return len(self.body) + PAGE_RECORD_BYTES
+
+
+#: Header values every page repeats (Content-Type, Vary, Cache-Control, the security
+#: headers) are kept once, not once per page; a handful of values exist, so this is small.
+_SHARED_HEADERS: dict[tuple[str, str], tuple[str, str]] = {}
+MAX_SHARED_HEADERS = 1024
+#: Headers whose value differs from page to page: not worth sharing.
+OWN_HEADERS = frozenset({"etag", "content-length"})
+
+
+def shared(header: tuple[str, str]) -> tuple[str, str]:
+    """The one kept copy of a (name, value) header many pages send."""
+    if header[0].lower() in OWN_HEADERS:
+        return header
+    found = _SHARED_HEADERS.get(header)
+    if found is not None:
+        return found
+    if len(_SHARED_HEADERS) >= MAX_SHARED_HEADERS:
+        return header
+    return _SHARED_HEADERS.setdefault(header, header)
 
 
 class PageStore:
@@ -237,9 +267,24 @@ class FastPath:
             content_type = negotiated
         serial = self.services.packages.serial()
         key = self.page_key(environ, route, name, identity, content_type)
-        response = self.handler(request)
-        self._remember(request, route, serial, key, response)
-        return response
+        # A revalidation asks for the whole page here, so that it is remembered and the
+        # next one is the front door's 304 (a client that only revalidates would otherwise
+        # never bring an evicted page back); its 304 is then answered from that page.
+        validator = environ.pop("HTTP_IF_NONE_MATCH", None)
+        try:
+            response = self.handler(request)
+        finally:
+            if validator is not None:
+                environ["HTTP_IF_NONE_MATCH"] = validator
+        page = self._remember(request, route, serial, key, response)
+        if validator is None or response.status_int != 200:
+            return response
+        if page is None:
+            page = Page(response.status, response.headerlist, response.body)
+        not_modified = page.not_modified_for(validator)
+        if not_modified is None:
+            return response
+        return Response(status="304 Not Modified", headerlist=list(not_modified))
 
     def _content_type(self, accept: str, request: Request) -> str | None:
         try:
@@ -254,7 +299,7 @@ class FastPath:
 
     def _remember(
         self, request: Request, route: str, serial: int, key: Hashable, response: Response
-    ) -> None:
+    ) -> Page | None:
         matched = getattr(request, "matched_route", None)
         if (
             response.status_int != 200
@@ -263,9 +308,10 @@ class FastPath:
             or "Set-Cookie" in response.headers
             or request.environ.get(NOT_BY_SERIAL)
         ):
-            return
-        body = response.body
-        self.store.put(serial, key, Page(response.status, response.headerlist, body), len(body))
+            return None
+        page = Page(response.status, response.headerlist, response.body)
+        self.store.put(serial, key, page, page.size)
+        return page
 
     def replay(self, environ: dict[str, Any], route: str, key: Hashable) -> Page | None:
         """The remembered page for ``key`` at the current serial, counted as a hit."""

@@ -14,6 +14,7 @@ import pytest
 from webtest import TestApp
 
 from pypicloud import make_config
+from pypicloud.fastpath import PageStore
 from pypicloud.frontdoor import FrontDoor
 from pypicloud.security import IDENTITY_KEY
 from tests.dists import wheel_bytes, wheel_name
@@ -190,3 +191,22 @@ def test_an_access_backend_failure_is_left_to_pyramid(door, monkeypatch):
     assert reached(pyramid, before) == 1  # Pyramid asked again, its error handling applies
     monkeypatch.undo()
     assert b"alpha-1.0" in app.get("/simple/alpha/", headers=auth("carol")).body
+
+
+def test_revalidating_an_evicted_page_brings_it_back_to_the_door(door):
+    app, pyramid = door()
+    fast = app.app.fast
+    for url, headers in (
+        ("/simple/alpha/", auth("bob")),
+        ("/simple/", auth("bob")),
+        ("/simple/alpha/", {**auth("bob"), "Accept-Encoding": "gzip"}),
+    ):
+        etag = app.get(url, headers=headers).headers["ETag"]
+        fast.store = PageStore()  # evicted (a full store, many projects)
+        before = len(pyramid.environs)
+        asked = {**headers, "If-None-Match": etag}
+        first = app.get(url, headers=asked, status=304)
+        second = app.get(url, headers=asked, status=304)
+        assert reached(pyramid, before) == 1, url  # the second came from the door
+        assert first.headers["ETag"] == second.headers["ETag"] == etag and first.body == b""
+        assert app.get(url, headers={**headers, "If-None-Match": '"other"'}).status_int == 200

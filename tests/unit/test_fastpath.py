@@ -85,3 +85,51 @@ def test_page_keeps_what_a_304_needs():
 )
 def test_if_none_match(header, expected):
     assert _matches(header, '"e"') is expected
+
+
+def fresh_headers(etag: str) -> list[tuple[str, str]]:
+    """Headers as WebOb makes them for each response: equal values, new string objects."""
+    return [
+        ("Content-Type", "".join(["text/html; ", "charset=utf-8"])),
+        ("Content-Length", str(600)),
+        ("Vary", "".join(["Accept, Accept-Encoding, ", "Authorization, Cookie"])),
+        ("Cache-Control", "".join(["private, ", "no-cache"])),
+        ("Content-Security-Policy", "".join(["default-src 'none'; ", "frame-ancestors 'none'"])),
+        ("X-Content-Type-Options", "".join(["no", "sniff"])),
+        ("ETag", etag),
+    ]
+
+
+def test_pages_share_the_headers_every_page_repeats():
+    first, second = (Page("200 OK", fresh_headers(f'"{n}"'), b"x") for n in ("a", "b"))
+    for mine, theirs in zip(first.headerlist, second.headerlist, strict=True):
+        assert mine == theirs or mine[0] == "ETag"
+        if mine[0] not in ("ETag", "Content-Length"):
+            assert mine is theirs, mine[0]  # one copy, not one per page
+    assert first.not_modified_for('"a"') == (
+        first.headerlist[2],
+        first.headerlist[3],
+        ("ETag", '"a"'),
+    )
+
+
+def test_a_page_is_counted_at_no_less_than_the_memory_it_holds():
+    """The store's byte bound holds only if a page is counted at its real size."""
+    import tracemalloc
+
+    body = b"x" * 600
+    Page("200 OK", fresh_headers('"warm"'), body)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [
+            (
+                ("simple_project", f"project-{n}", False, "text/html", ("http", "h:1", ""), True),
+                Page("200 OK", fresh_headers(f'"{n:032x}"'), body),
+            )
+            for n in range(200)
+        ]
+        held = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert held + len(body) <= kept[0][1].size, held
