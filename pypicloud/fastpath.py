@@ -381,13 +381,14 @@ def base_url_key(environ: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _matches(header: str | None, etag: str) -> bool:
-    """Whether an If-None-Match header names ``etag`` (weak comparison, as RFC 9110 asks)."""
+    """Whether an If-None-Match header names ``etag`` (weak comparison, as RFC 9110 asks;
+    an unquoted tag counts too, as WebOb, and so the views, read it)."""
     if not header:
         return False
     if header.strip() == "*":
         return True
-    bare = etag.removeprefix("W/")
-    return any(part.strip().removeprefix("W/") == bare for part in header.split(","))
+    bare = etag.removeprefix("W/").strip('"')
+    return any(part.strip().removeprefix("W/").strip('"') == bare for part in header.split(","))
 
 
 def factory(handler: Handler, registry: Registry) -> FastPath:

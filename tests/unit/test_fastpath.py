@@ -77,6 +77,7 @@ def test_page_keeps_what_a_304_needs():
         ('"e"', True),
         ('W/"e"', True),
         ('"x", "e"', True),
+        ("e", True),  # unquoted, as WebOb (and so the views) accept it
         ("*", True),
         ('"x"', False),
         ("", False),
