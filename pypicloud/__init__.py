@@ -11,7 +11,7 @@ from pyramid.tweens import EXCVIEW, INGRESS
 
 from pypicloud.app import Services
 from pypicloud.frontdoor import FrontDoor, WSGIApp
-from pypicloud.logs import AccessLog
+from pypicloud.logs import AccessLog, quiet_queue_warnings
 from pypicloud.security import ProjectContext, csrf_applies
 from pypicloud.sessions import session_factory_from_settings
 from pypicloud.settings import ConfigError, Settings
@@ -26,6 +26,7 @@ def main(global_config: Mapping[str, Any], **raw: Any) -> AccessLog:
         config = make_config(raw, here=global_config.get("here"))
     except ConfigError as exc:
         raise SystemExit(f"pypicloud cannot start: {exc}") from None
+    quiet_queue_warnings()
     return AccessLog(wsgi_app(config))
 
 

@@ -90,12 +90,14 @@ class AccessLog:
         request_id = request_id_from(environ)
         environ[REQUEST_ID_KEY] = request_id
         environ["HTTP_X_REQUEST_ID"] = request_id
-        seen: dict[str, Any] = {"status": 500}
+        seen: dict[str, Any] = {"status": "500"}
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            seen["status"] = int(status.split(" ", 1)[0])
-            seen["length"] = next((v for k, v in headers if k.lower() == "content-length"), 0)
-            headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
+            seen["status"], seen["headers"] = status, headers  # read by _record, if it logs
+            if any(len(k) == 12 and k.lower() == "x-request-id" for k, _ in headers):
+                headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
+            else:
+                headers = list(headers)
             headers.append((REQUEST_ID_HEADER, request_id))
             return start_response(status, headers, exc_info)
 
@@ -109,10 +111,10 @@ class AccessLog:
         if is_file_wrapper(environ, body):
             # Wrapping it would make waitress copy the file through its buffers: record
             # now, with the length the server is about to send.
-            self._record(environ, request_id, seen["status"], int(seen["length"]), started)
+            self._record(environ, request_id, _status(seen), _length(seen), started)
             return body
         return _Counted(
-            body, lambda sent: self._record(environ, request_id, seen["status"], sent, started)
+            body, lambda sent: self._record(environ, request_id, _status(seen), sent, started)
         )
 
     def _record(
@@ -141,6 +143,15 @@ class AccessLog:
         )
 
 
+def _status(seen: dict[str, Any]) -> int:
+    return int(str(seen["status"]).split(" ", 1)[0])
+
+
+def _length(seen: dict[str, Any]) -> int:
+    headers = seen.get("headers") or ()
+    return int(next((v for k, v in headers if k.lower() == "content-length"), 0))
+
+
 class _Counted:
     """The response body, counting bytes; reports once, when the server closes it."""
 
@@ -161,6 +172,19 @@ class _Counted:
                 close()
         finally:
             self.report(self.sent)
+
+
+#: waitress logs "Task queue depth is N" at WARNING for every request that waits for a free
+#: thread, which keep-alive clients make routine (pip and uv keep several connections): a
+#: line per request under load, and 8-10 % of the root index's throughput here.
+QUEUE_LOGGER = "waitress.queue"
+
+
+def quiet_queue_warnings() -> None:
+    """Raise waitress's queue-depth logger to ERROR, unless the ini gave it a level."""
+    logger = logging.getLogger(QUEUE_LOGGER)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(logging.ERROR)
 
 
 def identity_tween_factory(

@@ -19,7 +19,7 @@ from webtest import TestApp
 
 from pypicloud import main, make_config
 from pypicloud.cache.sql import SQLCache
-from pypicloud.logs import JSONFormatter
+from pypicloud.logs import AccessLog, JSONFormatter
 from pypicloud.rebuild import LOCK_NAME
 from pypicloud.settings import ConfigError
 from pypicloud.storage.layout import content_type_for
@@ -343,3 +343,28 @@ def test_a_relative_accel_location_is_refused(tmp_path):
     settings = {**base_settings(tmp_path), "storage.accel_redirect": "_files"}
     with pytest.raises(ConfigError, match="storage.accel_redirect"):
         make_config(settings, here=str(tmp_path), environ={})
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"), [(logging.NOTSET, logging.ERROR), (logging.INFO, logging.INFO)]
+)
+def test_waitress_queue_warnings_are_quiet_unless_the_ini_says(tmp_path, configured, expected):
+    """waitress warns for every request that waits for a thread (routine with keep-alive
+    clients); main() lowers that logger to errors, unless the ini's logging names it."""
+    queue = logging.getLogger("waitress.queue")
+    before = queue.level
+    queue.setLevel(configured)
+    try:
+        main({"here": str(tmp_path)}, **base_settings(tmp_path))
+        assert queue.level == expected
+    finally:
+        queue.setLevel(before)
+
+
+def test_an_x_request_id_the_app_set_is_replaced_not_doubled():
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("X-Request-Id", "mine")])
+        return [b"ok"]
+
+    response = TestApp(AccessLog(app)).get("/", headers={"X-Request-ID": "abc-2"})
+    assert response.headers.getall("X-Request-ID") == ["abc-2"]
