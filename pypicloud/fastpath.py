@@ -81,7 +81,7 @@ class Page:
     def not_modified_for(self, header: str | None) -> tuple[tuple[str, str], ...] | None:
         """The 304's headers when If-None-Match names this page's ETag or its other
         representation's (with the ETag the client named); None otherwise."""
-        if self.etag is None:
+        if self.etag is None or not header:
             return None
         if _matches(header, self.etag):
             return self.not_modified

@@ -88,9 +88,11 @@ class FrontDoor:
         page = fast.replay(environ, route, key)
         if page is None:
             return None
-        not_modified = page.not_modified_for(environ.get("HTTP_IF_NONE_MATCH"))
-        if not_modified is not None:
-            return "304 Not Modified", list(not_modified), [], 0
+        validator = environ.get("HTTP_IF_NONE_MATCH")
+        if validator:
+            not_modified = page.not_modified_for(validator)
+            if not_modified is not None:
+                return "304 Not Modified", list(not_modified), [], 0
         return page.status, list(page.headerlist), [page.body], len(page.body)
 
     def _file(self, environ: dict[str, Any], name: str, filename: str) -> Answer | None:
