@@ -22,6 +22,7 @@ from pypicloud.fastpath import ROUTE_KEY, UNKNOWN, FastPath
 from pypicloud.logs import USER_KEY
 from pypicloud.packages import Delivery
 from pypicloud.security import LIST, READ
+from pypicloud.storage.files import FileStorage
 from pypicloud.views.files import whole_file
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -41,6 +42,9 @@ class FrontDoor:
         self.services = fast.services
         self.security = fast.services.security
         self.metrics = fast.services.metrics
+        #: Files are sent here only from file storage: an object store's handle is a
+        #: request of its own, which the view would then make again.
+        self.local_files = isinstance(fast.services.storage, FileStorage)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         found = self.fast.eligible(environ)
@@ -96,7 +100,7 @@ class FrontDoor:
         return page.status, list(page.headerlist), [page.body], len(page.body)
 
     def _file(self, environ: dict[str, Any], name: str, filename: str) -> Answer | None:
-        if environ["REQUEST_METHOD"] != "GET":
+        if environ["REQUEST_METHOD"] != "GET" or not self.local_files:
             return None
         for header in CONDITIONAL:
             if header in environ:

@@ -7,10 +7,10 @@ import functools
 import hashlib
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack
 from email.utils import format_datetime
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from pyramid.httpexceptions import HTTPFound, HTTPNotFound, HTTPNotModified
 from pyramid.request import Request
@@ -67,26 +67,11 @@ def stream(request: Request, package: Package) -> Response:
         # The index and storage disagree: the operator should know (a rebuild reconciles).
         log.warning("%s is in the index but missing from storage", package.filename)
         raise HTTPNotFound("The file is missing from storage") from None
-    headers = list(
-        _headers(
-            package.filename,
-            package.sha256,
-            package.last_modified,
-            request.services.options.cache_max_age,
-        )
-    )
-    if _is_real_file(handle) and (size := _size_of(handle)) <= SMALL_FILE_BYTES:
-        # One buffer: the server sends the headers and the body in one write, so a process
-        # that dies mid-answer never leaves a client (or nginx) with headers and no body.
-        with stack:
-            body = handle.read()
-        headers.append(("Content-Length", str(len(body))))
-        return Response(app_iter=[body], headerlist=headers, conditional_response=True)
+    headers = _headers_of(package, request.services.options.cache_max_age)
     if _is_real_file(handle):
-        app_iter = _file_iter(request, handle)
-        headers.append(("Content-Length", str(size)))
-        # The iterator closes the handle; the stack holds nothing else to close.
-        stack.pop_all()
+        app_iter = _real_file_body(
+            stack, handle, _size_of(handle), headers, lambda h: _file_iter(request, h)
+        )
     else:
         app_iter = _chunks(handle, stack)
         if package.size is not None:
@@ -98,9 +83,9 @@ def stream(request: Request, package: Package) -> Response:
 def whole_file(
     environ: dict, services: object, package: Package
 ) -> tuple[list[tuple[str, str]], Iterable[bytes]] | None:
-    """A whole stored file as WSGI headers and body, for the front door (no Pyramid
-    request): what ``stream`` answers to a GET without Range or validators. None when
-    storage has no real file to give (the view then streams it, or says it is missing)."""
+    """A whole file from file storage as WSGI headers and body, for the front door (no
+    Pyramid request): what ``stream`` answers to a GET without Range or validators. None
+    when the view must answer (the file is missing, or too big with no file wrapper)."""
     packages = services.packages  # type: ignore[attr-defined]
     stack = ExitStack()
     try:
@@ -108,30 +93,40 @@ def whole_file(
     except PackageNotStored:
         stack.close()
         return None
-    if not _is_real_file(handle):
-        stack.close()
-        return None
-    headers = list(
-        _headers(
-            package.filename,
-            package.sha256,
-            package.last_modified,
-            services.options.cache_max_age,  # type: ignore[attr-defined]
-        )
-    )
     size = _size_of(handle)
     wrapper = environ.get("wsgi.file_wrapper")
-    if size <= SMALL_FILE_BYTES or wrapper is None:
-        if size > SMALL_FILE_BYTES:
-            stack.close()
-            return None  # no file wrapper: the view streams it in chunks
-        with stack:  # one buffer, as ``stream`` sends it
+    if size > SMALL_FILE_BYTES and wrapper is None:
+        stack.close()
+        return None  # the view streams it in chunks
+    headers = _headers_of(package, services.options.cache_max_age)  # type: ignore[attr-defined]
+    send = cast(Callable[[CappedReads, int], Iterable[bytes]], wrapper)  # None only if small
+    body = _real_file_body(stack, handle, size, headers, lambda h: send(CappedReads(h), CHUNK))
+    return headers, body
+
+
+def _real_file_body(
+    stack: ExitStack,
+    handle: BinaryIO,
+    size: int,
+    headers: list[tuple[str, str]],
+    large: Callable[[BinaryIO], Iterable[bytes]],
+) -> Iterable[bytes]:
+    """The body of a real file, its Content-Length added to ``headers``. Up to
+    ``SMALL_FILE_BYTES`` in one buffer: the server sends headers and body in one write, so
+    a process that dies mid-answer never leaves a client (or nginx) headers and no body.
+    A larger one goes to ``large``, which takes over closing the handle."""
+    if size <= SMALL_FILE_BYTES:
+        with stack:
             body = handle.read()
         headers.append(("Content-Length", str(len(body))))
-        return headers, [body]
+        return [body]
     headers.append(("Content-Length", str(size)))
-    stack.pop_all()  # the wrapper closes the handle
-    return headers, wrapper(CappedReads(handle), CHUNK)
+    stack.pop_all()  # the stack holds nothing else to close
+    return large(handle)
+
+
+def _headers_of(package: Package, max_age: int) -> list[tuple[str, str]]:
+    return list(_headers(package.filename, package.sha256, package.last_modified, max_age))
 
 
 @functools.lru_cache(maxsize=4096)

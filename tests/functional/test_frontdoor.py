@@ -210,3 +210,28 @@ def test_revalidating_an_evicted_page_brings_it_back_to_the_door(door):
         assert reached(pyramid, before) == 1, url  # the second came from the door
         assert first.headers["ETag"] == second.headers["ETag"] == etag and first.body == b""
         assert app.get(url, headers={**headers, "If-None-Match": '"other"'}).status_int == 200
+
+
+def test_an_object_store_file_is_opened_once_by_the_view_not_by_the_door(door):
+    """An object store's open() is a request of its own: the door leaves such files."""
+    app, pyramid = door()
+    services = app.app.fast.services
+
+    class Counted:  # any storage but FileStorage
+        def __init__(self, inner):
+            self.inner, self.opened = inner, 0
+
+        def open(self, package):
+            self.opened += 1
+            return self.inner.open(package)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    storage = Counted(services.storage)
+    services.storage = services.packages.storage = storage
+    other = TestApp(FrontDoor(pyramid, app.app.fast))
+    url = f"/api/package/alpha/{wheel_name('alpha', '1.0')}"
+    before = len(pyramid.environs)
+    assert other.get(url, headers=auth("bob")).body == wheel_bytes("alpha", "1.0")
+    assert storage.opened == 1 and reached(pyramid, before) == 1
