@@ -47,9 +47,11 @@ BARE = textwrap.dedent(
 )
 
 
-def measure(url: str, pid: int, seconds: int) -> tuple[float, float]:
+def measure(url: str, pid: int, seconds: int, auth: str = "") -> tuple[float, float]:
     """(req/s, server CPU ms per request) for wrk on ``url`` after a one-second warm-up."""
     command = ["wrk", "-t1", "-c8", "-H", "Accept: text/html", url]
+    if auth:
+        command[3:3] = ["-H", f"Authorization: {auth}"]
     subprocess.run([*command[:3], "-d1s", *command[3:]], capture_output=True, check=True)
     before = cpu_seconds(pid)
     out = subprocess.run(
@@ -80,6 +82,7 @@ def main() -> None:
             request = urllib.request.Request(url + "/simple/", headers={"Accept": "text/html"})
             page = urllib.request.urlopen(request).read()
             ours = measure(url + "/simple/", server.pid, args.seconds)
+            with_auth = measure(url + "/simple/", server.pid, args.seconds, auth)
         (root / "page.html").write_bytes(page)
         bare_port = free_port()
         bare = subprocess.Popen(
@@ -93,8 +96,10 @@ def main() -> None:
     print(f"/simple/ of {args.projects} projects, {len(page):,} bytes")
     print(f"{'server':28} {'req/s':>8} {'CPU ms/req':>11}")
     print(f"{'this project':28} {ours[0]:8.0f} {ours[1]:11.3f}")
+    print(f"{'this project, Basic auth':28} {with_auth[0]:8.0f} {with_auth[1]:11.3f}")
     print(f"{'bare app, same bytes':28} {ceiling[0]:8.0f} {ceiling[1]:11.3f}")
     print(f"this project at {100 * ours[0] / ceiling[0]:.0f} % of the ceiling")
+    print(f"with Basic auth at {100 * with_auth[0] / ceiling[0]:.0f} % of the ceiling")
 
 
 if __name__ == "__main__":

@@ -70,11 +70,13 @@ class FrontDoor:
         status, headers, body, length = answer
         metrics = self.metrics
         if metrics.enabled:
-            sent = metrics.request(
-                route, environ["REQUEST_METHOD"], int(status[:3]), time.perf_counter() - started
+            metrics.request(
+                route,
+                environ["REQUEST_METHOD"],
+                int(status[:3]),
+                time.perf_counter() - started,
+                length,
             )
-            if length:
-                sent.inc(length)
         start_response(status, headers)
         return body
 

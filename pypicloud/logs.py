@@ -94,8 +94,10 @@ class AccessLog:
 
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             seen["status"], seen["headers"] = status, headers  # read by _record, if it logs
-            if any(len(k) == 12 and k.lower() == "x-request-id" for k, _ in headers):
-                headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
+            for name, _ in headers:  # a loop, not any(): this runs for every request
+                if len(name) == 12 and name.lower() == "x-request-id":
+                    headers = [(k, v) for k, v in headers if k.lower() != "x-request-id"]
+                    break
             else:
                 headers = list(headers)
             headers.append((REQUEST_ID_HEADER, request_id))

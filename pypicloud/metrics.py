@@ -24,6 +24,7 @@ from typing import Any, Literal
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from pypicloud.request_tally import RequestTally
 from pypicloud.settings import ConfigError, Settings
 
 Mode = Literal["off", "admin", "token", "everyone"]
@@ -94,25 +95,32 @@ class Metrics:
             own: CollectorRegistry | None = None  # values live in the files
         else:
             self.registry = own = CollectorRegistry()
-        self.requests = Counter(
-            "pypicloud_http_requests",
-            "HTTP requests answered, by route, method and status",
-            ["route", "method", "status"],
-            registry=own,
-        )
-        self.latency = Histogram(
-            "pypicloud_http_request_duration_seconds",
-            "Time to produce a response (streamed bodies not included), by route",
-            ["route"],
-            buckets=LATENCY_BUCKETS,
-            registry=own,
-        )
-        self.bytes = Counter(
-            "pypicloud_http_response_bytes",
-            "Response body bytes sent, by route",
-            ["route"],
-            registry=own,
-        )
+        #: Requests, their latency and bytes: plain numbers in one process (a custom
+        #: collector shows them), prometheus_client's objects under multiprocess mode.
+        self.tally: RequestTally | None = None
+        if own is not None:
+            self.tally = RequestTally(LATENCY_BUCKETS)
+            own.register(self.tally)
+        else:
+            self.requests = Counter(
+                "pypicloud_http_requests",
+                "HTTP requests answered, by route, method and status",
+                ["route", "method", "status"],
+                registry=own,
+            )
+            self.latency = Histogram(
+                "pypicloud_http_request_duration_seconds",
+                "Time to produce a response (streamed bodies not included), by route",
+                ["route"],
+                buckets=LATENCY_BUCKETS,
+                registry=own,
+            )
+            self.bytes = Counter(
+                "pypicloud_http_response_bytes",
+                "Response body bytes sent, by route",
+                ["route"],
+                registry=own,
+            )
         self.uploads = Counter(
             "pypicloud_uploads",
             "Distribution uploads: created (new or overwritten) or unchanged (same file again)",
@@ -165,18 +173,19 @@ class Metrics:
                 self._per_request[key] = found
         return found
 
-    def request(self, route: str, method: str, status: int, seconds: float) -> Any:
-        """Count one answered request; what it returns counts its body's bytes."""
+    def request(self, route: str, method: str, status: int, seconds: float, sent: int = 0) -> Any:
+        """Count one answered request and the ``sent`` bytes known already; what it
+        returns (``.inc(n)``) counts the body's bytes sent later."""
         if not self.enabled:
             return None
-        requests, latency, sent = self._children(route, method, status)
+        if self.tally is not None:
+            return self.tally.record(route, method, status, seconds, sent)
+        requests, latency, counter = self._children(route, method, status)
         requests.inc()
         latency.observe(seconds)
-        return sent
-
-    def sent(self, route: str, count: int) -> None:
-        if self.enabled and count:
-            self.bytes.labels(route).inc(count)
+        if sent:
+            counter.inc(sent)
+        return counter
 
     def upload(self, created: bool) -> None:
         if self.enabled:

@@ -46,6 +46,10 @@ SESSION_USER = "userid"
 PUBLISHER_PRINCIPAL = "oidc:publisher"
 #: Where ``cookieless_identity`` leaves the identity it found, for Pyramid's request.
 IDENTITY_KEY = "pypicloud.identity"
+#: The user-name slot of the header cache's MAC (a header is not a user name).
+AUTHORIZATION_KEY = "\0authorization"
+#: Distinct (version, principals, token scope) keys remembered by viewer_key_of.
+MAX_VIEWER_KEYS = 4096
 
 # Permissions views declare.
 READ = "read"  # read the context's project
@@ -179,7 +183,11 @@ def basic_credentials(request: Request) -> tuple[str, str] | None:
 
 def basic_credentials_in(environ: dict) -> tuple[str, str] | None:
     """(user, password) from a WSGI environ's HTTP Basic Authorization header, if any."""
-    header = environ.get("HTTP_AUTHORIZATION", "")
+    return parse_basic(environ.get("HTTP_AUTHORIZATION", ""))
+
+
+def parse_basic(header: str) -> tuple[str, str] | None:
+    """(user, password) of an ``Authorization: Basic ...`` header's value, if it is one."""
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
         return None
@@ -212,11 +220,32 @@ class Authenticator:
         self.token_version = VersionWatch(tokens.version, access.defaults.recheck_seconds)
         self.cache: CredentialCache[str] = cache if cache is not None else CredentialCache()
         self.token_cache: CredentialCache[ApiToken] = CredentialCache(self.cache.ttl)
+        #: Whole Authorization headers already turned into an identity, under the same MAC,
+        #: expiry and version rule: pip repeats one header on every request, and decoding
+        #: it, finding the user's principals and building the identity cost more than the
+        #: rest of a cached answer.
+        self.header_cache: CredentialCache[Identity] = CredentialCache(self.cache.ttl)
         self.flights = SingleFlight()
 
     def version(self) -> tuple[int, int]:
         """What remembered secrets depend on: the access and token stores' versions."""
         return self.access.version(), self.token_version.current()
+
+    def from_authorization(self, header: str, address: str | None = None) -> Identity | None:
+        """The identity an ``Authorization`` header's value proves (Basic; None for any
+        other scheme or for wrong credentials). A header seen before, at the same access
+        and token versions and within the cache's lifetime, is not decoded again."""
+        version = self.version()
+        known = self.header_cache.get(AUTHORIZATION_KEY, header, version)
+        if known is not None and (known.token is None or not known.token.expired()):
+            return known
+        credentials = parse_basic(header)
+        if credentials is None:
+            return None
+        identity = self.from_basic(credentials[0], credentials[1], address)
+        if identity is not None:
+            self.header_cache.put(AUTHORIZATION_KEY, header, identity, version)
+        return identity
 
     def from_basic(
         self, username: str, password: str, address: str | None = None
@@ -278,6 +307,7 @@ class Authenticator:
     def forget_all(self) -> None:
         self.cache.clear()
         self.token_cache.clear()
+        self.header_cache.clear()
 
 
 class ProjectContext:
@@ -312,6 +342,9 @@ class SecurityPolicy:
     def __init__(self, authenticator: Authenticator) -> None:
         self.authenticator = authenticator
         self.access = authenticator.access
+        #: viewer_key_of's answers: sorting the principals again for every listing
+        #: request cost as much as finding the cached page.
+        self._viewer_keys: dict[tuple[object, ...], tuple[object, ...]] = {}
 
     def identity(self, request: Request) -> Identity | None:
         cache = request.__dict__
@@ -327,19 +360,17 @@ class SecurityPolicy:
         """The identity of a request that carries no cookie, from its WSGI environ alone
         (the front door answers before Pyramid makes a request): Basic credentials or
         anonymous. Kept in the environ, so Pyramid does not check the password again."""
-        credentials = basic_credentials_in(environ)
+        header = environ.get("HTTP_AUTHORIZATION")
         identity = None
-        if credentials is not None:
-            username, password = credentials
-            identity = self.authenticator.from_basic(username, password, environ.get("REMOTE_ADDR"))
+        if header:
+            identity = self.authenticator.from_authorization(header, environ.get("REMOTE_ADDR"))
         environ[IDENTITY_KEY] = identity
         return identity
 
     def _identify(self, request: Request) -> Identity | None:
-        credentials = basic_credentials(request)
-        if credentials is not None:
-            username, password = credentials
-            return self.authenticator.from_basic(username, password, request.remote_addr)
+        header = request.environ.get("HTTP_AUTHORIZATION")
+        if header and parse_basic(header) is not None:
+            return self.authenticator.from_authorization(header, request.remote_addr)
         # A session only exists where a cookie came with the request (and parsing none
         # costs more than the rest of a cached answer).
         if request.environ.get("HTTP_COOKIE") and request.cookies:
@@ -403,10 +434,19 @@ class SecurityPolicy:
         return self.viewer_key_of(self.identity(request))
 
     def viewer_key_of(self, identity: Identity | None) -> tuple[object, ...]:
+        version = self.access.version()
         principals = identity.principals if identity else self.access.principals(None)
         token = identity.token if identity else None
-        scope = tuple(sorted(token.projects)) if token and token.projects is not None else None
-        return (self.access.version(), tuple(sorted(principals)), scope)
+        projects = token.projects if token else None
+        memo = self._viewer_keys
+        found = memo.get((version, principals, projects))
+        if found is None:
+            scope = tuple(sorted(projects)) if projects is not None else None
+            found = (version, tuple(sorted(principals)), scope)
+            if len(memo) >= MAX_VIEWER_KEYS:
+                memo.clear()
+            memo[version, principals, projects] = found
+        return found
 
     def remember(self, request: Request, userid: str, **kw: object) -> list[tuple[str, str]]:
         """Sign a user in with the session cookie (a new session: no fixation)."""

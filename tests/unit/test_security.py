@@ -30,9 +30,12 @@ from pypicloud.tokens import ApiToken, NoTokens
 from tests.fakes import MemoryAccess, MemoryTokens
 
 
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
 def request_with(user: str, password: str) -> Request:
-    encoded = base64.b64encode(f"{user}:{password}".encode()).decode()
-    return Request.blank("/", headers={"Authorization": f"Basic {encoded}"})
+    return Request.blank("/", headers={"Authorization": basic(user, password)})
 
 
 def world(recheck: float = 0.0, ttl: float = 60.0, default_read=("authenticated",)):
@@ -189,6 +192,103 @@ class TestAuthenticator:
         backend, _, authenticator, _ = world()
         plain = Authenticator(authenticator.access, NoTokens())
         assert plain.from_token("anything") is None
+
+
+class TestAuthorizationHeaders:
+    """``from_authorization``: a header seen before is neither decoded nor checked again,
+    and yet answers exactly what ``from_basic`` would at the same versions."""
+
+    def counting(self, authenticator: Authenticator, monkeypatch) -> list[str]:
+        calls: list[str] = []
+        real = authenticator.from_basic
+
+        def from_basic(username, password, address=None):
+            calls.append(username)
+            return real(username, password, address)
+
+        monkeypatch.setattr(authenticator, "from_basic", from_basic)
+        return calls
+
+    def test_a_repeated_header_is_decoded_once(self, monkeypatch):
+        _, _, authenticator, _ = world()
+        calls = self.counting(authenticator, monkeypatch)
+        identities = [authenticator.from_authorization(basic("ben", "right")) for _ in range(5)]
+        assert calls == ["ben"]
+        assert all(i == authenticator.from_basic("ben", "right") for i in identities)
+
+    def test_wrong_credentials_and_other_schemes_are_never_remembered(self, monkeypatch):
+        _, _, authenticator, _ = world()
+        calls = self.counting(authenticator, monkeypatch)
+        for _ in range(3):
+            assert authenticator.from_authorization(basic("ben", "wrong")) is None
+        assert calls == ["ben"] * 3
+        for header in ("Bearer x", "Basic !!!", "Basic", basic("", "right")):
+            assert authenticator.from_authorization(header) is None
+
+    def test_a_password_change_or_a_deleted_user_ends_a_remembered_header(self):
+        backend, _, authenticator, _ = world()
+        assert authenticator.from_authorization(basic("ben", "right")) is not None
+        assert authenticator.from_authorization(basic("ann", "right")) is not None
+        backend.set_password("ben", "new")
+        assert authenticator.from_authorization(basic("ben", "right")) is None
+        assert authenticator.from_authorization(basic("ben", "new")) is not None
+        backend.delete_user("ann")
+        assert authenticator.from_authorization(basic("ann", "right")) is None
+
+    def test_a_group_change_is_seen_by_a_remembered_header(self):
+        backend, _, authenticator, _ = world()
+        before = authenticator.from_authorization(basic("ben", "right"))
+        assert before is not None and "group:staff" not in before.principals
+        backend.create_group("staff")
+        backend.add_member("staff", "ben")
+        after = authenticator.from_authorization(basic("ben", "right"))
+        assert after is not None and "group:staff" in after.principals
+
+    def test_a_remembered_token_header_expires_and_revokes(self):
+        _, tokens, authenticator, _ = world()
+        soon = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.2)
+        tokens.add("secret-1", ApiToken("t1", "ben"))
+        tokens.add("secret-2", ApiToken("t2", "ben", expires=soon))
+        one, two = basic("__token__", "secret-1"), basic("__token__", "secret-2")
+        assert authenticator.from_authorization(one) and authenticator.from_authorization(two)
+        time.sleep(0.25)
+        assert authenticator.from_authorization(two) is None  # remembered, yet expired
+        assert authenticator.from_authorization(one) is not None
+        tokens.revoke("secret-1")
+        assert authenticator.from_authorization(one) is None
+
+    def test_forget_all_forgets_headers_and_no_secret_is_kept(self, monkeypatch):
+        _, _, authenticator, _ = world()
+        header = basic("ben", "hunter2-password")
+        authenticator.access.backend.set_password("ben", "hunter2-password")
+        assert authenticator.from_authorization(header) is not None
+        kept = repr(authenticator.header_cache.__dict__)
+        assert header.split()[1] not in kept and "hunter2" not in kept
+        calls = self.counting(authenticator, monkeypatch)
+        authenticator.forget_all()
+        assert authenticator.from_authorization(header) is not None
+        assert calls == ["ben"]
+
+    def test_the_policy_finds_the_same_identity_with_or_without_pyramid(self):
+        _, _, _, policy = world()
+        environ = {"HTTP_AUTHORIZATION": basic("ben", "right")}
+        assert policy.cookieless_identity(environ) == policy.identity(request_with("ben", "right"))
+        assert policy.cookieless_identity({"HTTP_AUTHORIZATION": "Bearer x"}) is None
+
+
+class TestViewerKey:
+    def test_remembered_keys_equal_computed_ones_and_follow_grants(self):
+        backend, tokens, authenticator, policy = world()
+        tokens.add("up-bens", ApiToken("t2", "ben", projects=frozenset({"bens"}), upload=True))
+        ben = authenticator.from_basic("ben", "right")
+        scoped = authenticator.from_token("up-bens")
+        version = authenticator.access.version()
+        assert policy.viewer_key_of(ben) == (version, tuple(sorted(ben.principals)), None)
+        assert policy.viewer_key_of(scoped)[2] == ("bens",)
+        assert policy.viewer_key_of(None) == (version, ("everyone",), None)
+        assert policy.viewer_key_of(ben) is policy.viewer_key_of(ben)  # remembered
+        backend.set_grant("open", "user:ben", "r")
+        assert policy.viewer_key_of(ben)[0] != version
 
 
 class Context:
