@@ -155,6 +155,7 @@ class Metrics:
         # Every request counts under a handful of label sets: the children are looked up
         # once (``labels()`` validates and locks on every call; this is one dict lookup).
         self._per_request: dict[tuple[str, str, int], tuple[Any, Any, Any]] = {}
+        self._downloads: dict[str, Any] = {}  # delivery: child (a handful of values)
         self._page_hit = self.page_cache.labels("hit")
         self._page_miss = self.page_cache.labels("miss")
 
@@ -193,7 +194,10 @@ class Metrics:
 
     def download(self, delivery: str) -> None:
         if self.enabled:
-            self.downloads.labels(delivery).inc()
+            child = self._downloads.get(delivery)
+            if child is None:
+                child = self._downloads[delivery] = self.downloads.labels(delivery)
+            child.inc()
 
     def page(self, hit: bool) -> None:
         if self.enabled:

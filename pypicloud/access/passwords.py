@@ -6,9 +6,12 @@ twice (or read from standard input); ``python -m pypicloud.access.passwords`` st
 
 from __future__ import annotations
 
+import functools
+
 from passlib.context import CryptContext
 from passlib.registry import get_crypt_handler
 
+from pypicloud.access.native_crypt import native_dummy_verify, native_hash, native_verify
 from pypicloud.settings import ConfigError, Settings
 
 SCHEMES = ["sha512_crypt", "sha256_crypt", "pbkdf2_sha512", "pbkdf2_sha256", "bcrypt", "argon2"]
@@ -26,7 +29,7 @@ context = CryptContext(schemes=[s for s in SCHEMES if _available(s)], default=DE
 
 
 def hash_password(password: str) -> str:
-    return context.hash(password)
+    return native_hash(DEFAULT_SCHEME, password, _default_rounds()) or context.hash(password)
 
 
 class PasswordHasher:
@@ -37,6 +40,9 @@ class PasswordHasher:
         if rounds is not None:
             options[f"{scheme}__rounds"] = rounds
         self.context = context.copy(default=scheme, **options)
+        self.scheme = scheme
+        handler = self.context.handler(scheme)
+        self.rounds: int | None = getattr(handler, "default_rounds", None)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PasswordHasher:
@@ -49,6 +55,11 @@ class PasswordHasher:
             raise ConfigError("auth.rounds", f"not valid for {scheme}: {exc}") from None
 
     def hash(self, password: str) -> str:
+        """A new hash; ``$5$``/``$6$`` made by libcrypt outside the GIL where it can."""
+        if self.rounds is not None:
+            made = native_hash(self.scheme, password, self.rounds)
+            if made is not None:
+                return made
         return self.context.hash(password)
 
     def verify(self, password: str, hashed: str) -> bool:
@@ -56,7 +67,11 @@ class PasswordHasher:
 
 
 def verify_password(password: str, hashed: str) -> bool:
-    """False for a wrong password or a hash in a scheme we cannot check."""
+    """False for a wrong password or a hash in a scheme we cannot check. ``$5$``/``$6$``
+    hashes are checked by libcrypt outside the GIL where it can (native_crypt.py)."""
+    native = native_verify(password, hashed)
+    if native is not None:
+        return native
     try:
         return context.verify(password, hashed)
     except (ValueError, TypeError):
@@ -68,7 +83,14 @@ def is_known_hash(hashed: str) -> bool:
 
 
 def dummy_verify() -> None:
-    context.dummy_verify()
+    """As costly as checking a default hash (unknown user names must not answer faster)."""
+    if DEFAULT_SCHEME != "sha512_crypt" or not native_dummy_verify(_default_rounds()):
+        context.dummy_verify()
+
+
+@functools.cache
+def _default_rounds() -> int:
+    return int(context.handler(DEFAULT_SCHEME).default_rounds)  # type: ignore[attr-defined]
 
 
 def main() -> int:

@@ -19,6 +19,7 @@ from webob.static import FileIter
 
 from pypicloud.models import Package
 from pypicloud.storage import PackageNotStored
+from pypicloud.storage.files import FileStorage
 from pypicloud.storage.layout import content_type_for
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,17 @@ def whole_file(
     Pyramid request): what ``stream`` answers to a GET without Range or validators. None
     when the view must answer (the file is missing, or too big with no file wrapper)."""
     packages = services.packages  # type: ignore[attr-defined]
+    max_age = services.options.cache_max_age  # type: ignore[attr-defined]
+    storage = packages.storage
+    if isinstance(storage, FileStorage):
+        try:
+            small = storage.read_small(package, SMALL_FILE_BYTES)
+        except PackageNotStored:
+            return None
+        if small is not None:
+            headers = _headers_of(package, max_age)
+            headers.append(("Content-Length", str(len(small))))
+            return headers, [small]
     stack = ExitStack()
     try:
         handle = stack.enter_context(packages.open(package))
@@ -98,7 +110,7 @@ def whole_file(
     if size > SMALL_FILE_BYTES and wrapper is None:
         stack.close()
         return None  # the view streams it in chunks
-    headers = _headers_of(package, services.options.cache_max_age)  # type: ignore[attr-defined]
+    headers = _headers_of(package, max_age)
     send = cast(Callable[[CappedReads, int], Iterable[bytes]], wrapper)  # None only if small
     body = _real_file_body(stack, handle, size, headers, lambda h: send(CappedReads(h), CHUNK))
     return headers, body

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pypicloud.models import Package
+from pypicloud.storage import PackageNotStored
 from pypicloud.storage.files import INCOMING, FileStorage
 from pypicloud.storage.temporaries import temporary_name
 
@@ -166,3 +167,28 @@ def test_start_up_writes_nothing_so_a_read_only_directory_still_serves(root):
     storage = FileStorage(root)
     assert [p.filename for p in storage.list()] == ["mypkg-1.0.tar.gz"]
     assert not (root / INCOMING).exists()
+
+
+def test_read_small_reads_whole_files_up_to_the_limit(root):
+    storage = FileStorage(root)
+    small, big = Package("mypkg", "1.0", "mypkg-1.0.tar.gz"), Package("mypkg", "2.0", "m.whl")
+    storage.upload(small, io.BytesIO(b"abc" * 100))
+    storage.upload(big, io.BytesIO(b"x" * 5000))
+    assert storage.read_small(small, 300) == b"abc" * 100
+    assert storage.read_small(big, 4999) is None  # the caller streams it instead
+    assert storage.read_small(big, 5000) == b"x" * 5000
+    with pytest.raises(PackageNotStored):
+        storage.read_small(Package("mypkg", "3.0", "gone.tar.gz"), 300)
+    storage.delete(small)
+    with pytest.raises(PackageNotStored):  # a remembered path is no remembered file
+        storage.read_small(small, 300)
+
+
+def test_remembered_paths_still_refuse_escapes(root):
+    storage = FileStorage(root)
+    for _ in range(2):
+        with pytest.raises(ValueError):
+            storage.path_for(Package("mypkg", "..", "x.tar.gz"))
+    assert storage.path_for(Package("mypkg", "1.0", "a.tar.gz")) == storage.path_for(
+        Package("mypkg", "1.0", "a.tar.gz")
+    )
