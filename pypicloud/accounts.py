@@ -1,4 +1,5 @@
-"""AccountService: registration, passwords, users, groups, grants and API tokens.
+"""AccountService: registration, passwords, users, groups, grants and API tokens (and, for
+export and import, trusted publishers).
 
 The account and admin REST APIs, the web UI and ``ppc-import`` call this, never a backend
 directly, so the rules live once: names are checked, passwords hashed with ``auth.scheme``,
@@ -29,6 +30,8 @@ from pypicloud.access import Access
 from pypicloud.access.base import RESERVED_GROUPS, Mode, MutableAccess, group_principal
 from pypicloud.access.passwords import PasswordHasher
 from pypicloud.audit import AuditLog, NullAuditLog
+from pypicloud.oidc.publishers import Publisher, PublisherError
+from pypicloud.oidc.service import TrustedPublishing
 from pypicloud.security import Authenticator
 from pypicloud.settings import ConfigError, Settings
 from pypicloud.tokens import PUBLISHER_OWNER_PREFIX, ApiToken, MutableTokenStore, TokenStore
@@ -104,6 +107,7 @@ class AccountService:
         passwords: PasswordHasher,
         options: AccountOptions,
         audit: AuditLog | None = None,
+        publishing: TrustedPublishing | None = None,
     ) -> None:
         self.access = access
         self.authenticator = authenticator
@@ -111,6 +115,8 @@ class AccountService:
         self.passwords = passwords
         self.options = options
         self.audit: AuditLog = audit or NullAuditLog()
+        #: Trusted publishing, for its publishers in an export; None when it is off.
+        self.publishing = publishing
 
     # -- what can change -----------------------------------------------------------------
 
@@ -377,7 +383,8 @@ class AccountService:
 
     def dump(self) -> dict[str, Any]:
         """Everything, in the original's ``/admin/acl.json.gz`` layout, plus ``tokens``:
-        each API token with its sha256 digest (there is no secret to include)."""
+        each API token with its sha256 digest (there is no secret to include), and
+        ``publishers``: the trusted publishers (none when trusted publishing is off)."""
         backend = self.mutable
         hashes = getattr(backend, "password_hash", None)
         packages: dict[str, dict[str, dict[str, list[str]]]] = {"users": {}, "groups": {}}
@@ -412,15 +419,20 @@ class AccountService:
                     self.tokens.hashed() if isinstance(self.tokens, MutableTokenStore) else []
                 )
             ],
+            "publishers": self.publishing.dump() if self.publishing else [],
         }
 
     def load(self, data: Any, warn: Callable[[str], None] = log.warning) -> Counter[str]:
         """Import a ``dump()`` (or the original's acl.json); see ``pypicloud.acl.load``.
         Tokens are restored by id (one already here is left alone); a token whose owner
-        is no user here is skipped, and ``warn`` told."""
+        is no user here is skipped, and ``warn`` told. Publishers are restored by id (one
+        already here is corrected to the file's); they are checked before anything is
+        written, and a file with publishers is refused whole where trusted publishing is
+        off, rather than imported without them."""
         from pypicloud import acl
 
         restore = acl.tokens(data)
+        publishers = self._publishers_in(data)
         try:
             done = acl.load(self.mutable, data)
             if restore and not isinstance(self.tokens, MutableTokenStore):
@@ -435,11 +447,29 @@ class AccountService:
                         done["tokens skipped (no such user)"] += 1
                     elif store.restore(token, digest):
                         done["tokens restored"] += 1
+            if publishers and self.publishing:
+                done.update(self.publishing.restore(publishers))
             summary = ", ".join(f"{count} {what}" for what, count in sorted(done.items()))
             self.audit.record("acl.import", detail=summary[:2000] or "nothing")
             return done
         finally:
             self._changed()
+
+    def _publishers_in(self, data: dict[str, Any]) -> list[Publisher]:
+        from pypicloud import acl
+
+        entries = acl.publisher_entries(data)
+        if not entries:
+            return []
+        if self.publishing is None:
+            raise AccountError(
+                f"the file has {len(entries)} trusted publishers, but trusted publishing is "
+                "off here (set pypi.trusted_publishing = true to import them): nothing imported"
+            )
+        try:
+            return self.publishing.parse(entries)
+        except PublisherError as exc:
+            raise acl.AclError(str(exc)) from None
 
     # -- API tokens ----------------------------------------------------------------------
 

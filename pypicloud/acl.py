@@ -9,10 +9,15 @@ The layout (what ``AccountService.dump`` writes and ``ppc-export`` saves)::
      "packages": {"users": {"secret": {"bob": ["read", "write"]}},
                   "groups": {"secret": {"devs": ["read"], "everyone": ["read"]}}},
      "tokens": [{"id": "…", "username": "bob", "digest": "<sha256>", "scope": "read",
-                 "projects": null, "description": "", "created": "<iso>", ...}]}
+                 "projects": null, "description": "", "created": "<iso>", ...}],
+     "publishers": [{"id": "…", "project": "widget", "issuer": "https://…",
+                     "audience": "pypicloud", "claims": {"repository": "o/r"},
+                     "description": "", "created": "<iso>"}]}
 
-``tokens`` is this project's addition (the original ignores unknown keys): API tokens by
-digest, never a secret, restored by ``AccountService.load`` into the token store.
+``tokens`` and ``publishers`` are this project's additions (the original ignores unknown
+keys): API tokens by digest, never a secret, restored by ``AccountService.load`` into the
+token store; trusted publishers (``Publisher.as_json``), re-created by id. The used token
+ids that stop a replayed OIDC token are not exported: they only matter until it expires.
 
 ``load`` only adds and corrects, never deletes, and changes only what differs, so running it
 twice changes nothing the second time (and leaves the backend's change counter alone).
@@ -105,6 +110,12 @@ def tokens(data: Any) -> list[tuple[ApiToken, str]]:
         )
         found.append((token, str(digest)))
     return found
+
+
+def publisher_entries(data: dict[str, Any]) -> list[Any]:
+    """The document's trusted publishers, unchecked (TrustedPublishing.parse checks them
+    against the importing server's rules); none in the original's layout."""
+    return _section(data, "publishers", list)
 
 
 def load(backend: MutableAccess, data: Any) -> Counter[str]:

@@ -100,6 +100,7 @@ class Services:
             access, tokens, CredentialCache(ttl=float(ttl or 0)), audit=audit
         )
         passwords = PasswordHasher.from_settings(settings)
+        publishing = TrustedPublishing.from_settings(settings, tokens, authenticator, audit)
         accounts = AccountService(
             access,
             authenticator,
@@ -107,6 +108,7 @@ class Services:
             passwords,
             AccountOptions.from_settings(settings),
             audit=audit,
+            publishing=publishing,  # its publishers go into exports
         )
         services = cls(
             storage=storage,
@@ -123,7 +125,7 @@ class Services:
             upstream=Upstream.from_settings(settings, packages),
             audit=audit,
             metrics=metrics,
-            publishing=TrustedPublishing.from_settings(settings, tokens, authenticator, audit),
+            publishing=publishing,
         )
         for name in unknown_users(access.backend, sorted(access.defaults.admins)):
             log.warning("auth.admins names %r, a user the access backend does not know", name)

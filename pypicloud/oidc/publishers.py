@@ -23,6 +23,7 @@ CLAIM_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$")
 #: Claims the verifier checks itself; a publisher may not pin them to other values.
 RESERVED_CLAIMS = frozenset({"iss", "aud", "exp", "nbf", "iat", "jti"})
 PROJECT_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$")
+PUBLISHER_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # the store's key column holds 32
 
 
 class PublisherError(ValueError):
@@ -129,3 +130,29 @@ def check_definition(
         check_claims(data.get("claims")),
         description,
     )
+
+
+def from_json(entry: Any, *, default_audience: str, allow_http: bool) -> Publisher:
+    """The publisher ``as_json`` described (an export), checked as an admin's definition is:
+    a hand-edited file may not register what the API would refuse."""
+    if not isinstance(entry, dict):
+        raise PublisherError("expected a JSON object")
+    publisher_id = entry.get("id")
+    if not isinstance(publisher_id, str) or not PUBLISHER_ID.match(publisher_id):
+        raise PublisherError("id must be 1 to 32 letters, digits, _ or -")
+    definition = {k: v for k, v in entry.items() if k not in ("id", "created")}
+    project, issuer, audience, claims, description = check_definition(
+        definition, default_audience=default_audience, allow_http=allow_http
+    )
+    return Publisher(publisher_id, project, issuer, audience, claims, description, _created(entry))
+
+
+def _created(entry: Mapping[str, Any]) -> dt.datetime | None:
+    value = entry.get("created")
+    if value is None:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise PublisherError("created must be an ISO date and time, or null") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

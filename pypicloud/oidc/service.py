@@ -10,13 +10,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
 from pypicloud.audit import AuditLog, NullAuditLog
 from pypicloud.oidc.keys import IssuerKeys
 from pypicloud.oidc.options import PublishingOptions
-from pypicloud.oidc.publishers import Publisher, PublisherError, check_definition
+from pypicloud.oidc.publishers import Publisher, PublisherError, check_definition, from_json
 from pypicloud.oidc.store import SQLPublisherStore
 from pypicloud.oidc.verify import ExchangeRefused, verify
 from pypicloud.security import Authenticator
@@ -111,12 +112,7 @@ class TrustedPublishing:
         publisher = self.store.get(publisher_id)
         if publisher is None or not self.store.remove(publisher_id):
             return False
-        revoked = 0
-        for token in self.tokens.list():
-            if publisher_id in owner_ids(token.username):
-                revoked += self.tokens.revoke(token.token_id)
-        self.authenticator.token_version.expire()
-        self.authenticator.forget_all()
+        revoked = self._revoke_tokens_of({publisher_id})
         self.audit.record(
             "publisher.delete",
             project=publisher.project,
@@ -124,6 +120,51 @@ class TrustedPublishing:
             detail=f"{revoked} live tokens revoked",
         )
         return True
+
+    def _revoke_tokens_of(self, publisher_ids: set[str]) -> int:
+        """Revoke the live tokens minted for these publishers: they were minted under
+        claims that no longer hold."""
+        revoked = 0
+        for token in self.tokens.list():
+            if publisher_ids & owner_ids(token.username):
+                revoked += self.tokens.revoke(token.token_id)
+        self.authenticator.token_version.expire()
+        self.authenticator.forget_all()
+        return revoked
+
+    # -- export and import (ppc-export, ppc-import, /admin/acl.json.gz) ------------------
+
+    def dump(self) -> list[dict[str, Any]]:
+        return [publisher.as_json() for publisher in self.store.list()]
+
+    def parse(self, entries: list[Any]) -> list[Publisher]:
+        """A file's publishers, all checked before anything is written (as the API checks
+        an admin's, with this server's audience and http rule); PublisherError names the
+        first bad entry."""
+        found: dict[str, Publisher] = {}
+        for i, entry in enumerate(entries):
+            try:
+                publisher = from_json(
+                    entry,
+                    default_audience=self.options.audience,
+                    allow_http=self.options.allow_http,
+                )
+            except PublisherError as exc:
+                raise PublisherError(f"publishers[{i}]: {exc}") from None
+            if publisher.publisher_id in found:
+                raise PublisherError(f"publishers[{i}]: id {publisher.publisher_id} twice")
+            found[publisher.publisher_id] = publisher
+        return list(found.values())
+
+    def restore(self, publishers: list[Publisher]) -> Counter[str]:
+        """Re-create publishers by id; one that differs from the file is corrected and its
+        live tokens revoked, as deleting it would."""
+        created, updated = self.store.restore(publishers)
+        if updated:
+            self._revoke_tokens_of(set(updated))
+        for publisher_id in updated:
+            log.info("publisher %s updated by an import", publisher_id)
+        return +Counter({"publishers restored": len(created), "publishers updated": len(updated)})
 
     # -- the exchange (CI) ---------------------------------------------------------------
 

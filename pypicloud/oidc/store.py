@@ -9,12 +9,25 @@ shares, so a token replayed to another process is refused too.
 from __future__ import annotations
 
 import builtins
+import dataclasses
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, insert, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
@@ -65,6 +78,26 @@ def _publisher(row: Any) -> Publisher:
     )
 
 
+def _values(publisher: Publisher) -> dict[str, Any]:
+    return {
+        "publisher_id": publisher.publisher_id,
+        "project": publisher.project,
+        "issuer": publisher.issuer,
+        "audience": publisher.audience,
+        "claims": json.dumps(dict(publisher.claims), sort_keys=True),
+        "description": publisher.description,
+        "created": _naive(publisher.created or dt.datetime.now(dt.UTC)),
+    }
+
+
+def _as_stored(publisher: Publisher, current: Publisher | None) -> Publisher:
+    """The publisher as a row gives it back (whole seconds, UTC), so comparing it with the
+    row finds real differences only; no creation time keeps the current one (or now)."""
+    created = publisher.created or (current.created if current else None)
+    stored = _naive(created or dt.datetime.now(dt.UTC)).replace(tzinfo=dt.UTC)
+    return dataclasses.replace(publisher, created=stored)
+
+
 class SQLPublisherStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -74,15 +107,7 @@ class SQLPublisherStore:
     def add(
         self, project: str, issuer: str, audience: str, claims: dict[str, str], description: str
     ) -> Publisher:
-        values = {
-            "publisher_id": new_token_id(),
-            "project": project,
-            "issuer": issuer,
-            "audience": audience,
-            "claims": json.dumps(claims, sort_keys=True),
-            "description": description,
-            "created": _naive(dt.datetime.now(dt.UTC)),
-        }
+        values = _values(Publisher(new_token_id(), project, issuer, audience, claims, description))
         with self.engine.begin() as conn:
             conn.execute(insert(publishers).values(**values))
             row = conn.execute(
@@ -107,6 +132,28 @@ class SQLPublisherStore:
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
         return _publisher(row) if row else None
+
+    def restore(
+        self, incoming: Iterable[Publisher]
+    ) -> tuple[builtins.list[str], builtins.list[str]]:
+        """Put exported publishers back under their own ids, in one transaction (a file's
+        publishers land whole or not at all); one identical to its row is left alone.
+        Returns the ids created and the ids updated."""
+        created: builtins.list[str] = []
+        updated: builtins.list[str] = []
+        with self.engine.begin() as conn:
+            for publisher in incoming:
+                by_id = publishers.c.publisher_id == publisher.publisher_id
+                row = conn.execute(select(publishers).where(by_id)).first()
+                current = _publisher(row) if row else None
+                wanted = _as_stored(publisher, current)
+                if current is None:
+                    conn.execute(insert(publishers).values(**_values(wanted)))
+                    created.append(publisher.publisher_id)
+                elif wanted != current:
+                    conn.execute(update(publishers).where(by_id).values(**_values(wanted)))
+                    updated.append(publisher.publisher_id)
+        return created, updated
 
     def remove(self, publisher_id: str) -> bool:
         with self.engine.begin() as conn:

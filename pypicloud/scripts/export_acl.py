@@ -1,7 +1,8 @@
 """``ppc-export``: save users (with password hashes), groups, grants, pending registrations,
-the registration switch and API tokens (sha256 digests, no secrets) as gzipped JSON, the
-original's ``/admin/acl.json.gz`` layout plus ``tokens``, so they can move to another access
-backend (``ppc-import``) or be kept as a backup.
+the registration switch, API tokens (sha256 digests, no secrets) and trusted publishers as
+gzipped JSON, the original's ``/admin/acl.json.gz`` layout plus ``tokens`` and
+``publishers``, so they can move to another access backend (``ppc-import``) or be kept as a
+backup.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from pypicloud.scripts.common import fail, load_services, run
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ppc-export",
-        description="Export the users, groups, grants and API token hashes (acl.json.gz).",
+        description=(
+            "Export the users, groups, grants, API token hashes and trusted publishers "
+            "(acl.json.gz)."
+        ),
     )
     p.add_argument("config", help="the server's ini file")
     p.add_argument("-o", "--output", default="-", help="file to write; - or none: stdout")
@@ -44,7 +48,8 @@ def _main(argv: list[str] | None) -> int:
             fail(f"{args.output}: {exc.strerror}")
     print(
         f"exported {len(data['users'])} users, {len(data['pending_users'])} pending, "
-        f"{len(data['groups'])} groups, {len(data['tokens'])} tokens",
+        f"{len(data['groups'])} groups, {len(data['tokens'])} tokens, "
+        f"{len(data['publishers'])} publishers",
         file=sys.stderr,
     )
     return 0

@@ -1,6 +1,7 @@
 """``ppc-import``: load a ``ppc-export`` file (or the original pypicloud's acl.json.gz) into
-the ini file's access backend, and its API tokens (by digest) into the token store.
-Idempotent: it adds and corrects, never deletes, and a second run changes nothing.
+the ini file's access backend, its API tokens (by digest) into the token store and its
+trusted publishers (by id) into the publisher store. Idempotent: it adds and corrects, never
+deletes, and a second run changes nothing.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from pypicloud.scripts.common import fail, load_services, run
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ppc-import",
-        description="Import users, groups, grants and API token hashes (acl.json.gz).",
+        description=(
+            "Import users, groups, grants, API token hashes and trusted publishers (acl.json.gz)."
+        ),
     )
     p.add_argument("config", help="the server's ini file")
     p.add_argument("-i", "--input", default="-", help="file to read; - or none: stdin")

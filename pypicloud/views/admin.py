@@ -172,8 +172,9 @@ def signup_token(request: Request) -> Any:
 
 @view_config(route_name="admin_acl", request_method="GET", permission=ADMINISTER)
 def acl(request: Request) -> Response:
-    """Users (with password hashes), groups, grants and the registration switch, gzipped:
-    what ``ppc-export`` writes and ``ppc-import`` reads."""
+    """Users (with password hashes), groups, grants, the registration switch, API token
+    digests and trusted publishers, gzipped: what ``ppc-export`` writes and ``ppc-import``
+    reads."""
     data = _run(request, lambda a: a.dump())
     payload = gzip.compress(json.dumps(data, separators=(",", ":")).encode())
     response = Response(body=payload, content_type="application/gzip")

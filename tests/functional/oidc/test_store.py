@@ -48,3 +48,27 @@ def test_a_token_id_is_used_once_across_processes(engines):
     past = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     assert first.use_once("https://issuer.example", "jti-2", past)
     assert second.use_once("https://issuer.example", "jti-2", later)
+
+
+def test_restore_keeps_ids_and_times_and_corrects_in_one_transaction(engines):
+    import dataclasses
+
+    from pypicloud.oidc.publishers import Publisher
+
+    store = SQLPublisherStore(engines[0])
+    created = dt.datetime(2024, 5, 1, 12, 30, 5, tzinfo=dt.UTC)
+    widget = Publisher("a1", "widget", "https://i.example", "ci", {"sub": "x"}, "CI", created)
+    undated = Publisher("b2", "other", "https://i.example", "ci", {"sub": "y"})
+    assert store.restore([widget, undated]) == (["a1", "b2"], [])
+    assert store.get("a1") == widget
+    assert store.get("b2").created is not None
+    assert store.restore([widget, undated]) == ([], [])  # undated: keeps its time
+    changed = dataclasses.replace(widget, claims={"sub": "z"}, created=None)
+    assert store.restore([changed]) == ([], ["a1"])
+    assert store.get("a1") == dataclasses.replace(changed, created=created)
+    # A failure part-way writes nothing of the batch.
+    broken = Publisher("c3", "third", "https://i.example", "ci", {"sub": object()})
+    fresh = Publisher("d4", "fourth", "https://i.example", "ci", {"sub": "w"})
+    with pytest.raises(TypeError):
+        store.restore([fresh, broken])
+    assert store.get("d4") is None and len(store.list()) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 
@@ -201,3 +202,128 @@ def test_tokens_move_by_digest_and_still_work_after_import(
     app = TestApp(wsgi_app(make_config(settings, environ={})))
     assert app.get("/simple/", headers=auth("__token__", secret)).status_int == 200
     app.get("/simple/", headers=auth("__token__", secret + "x"), status=401)
+
+
+PUBLISHING = {"pypi.trusted_publishing": "true"}
+CLAIMS = {"repository": "octo/widget", "workflow_ref": "octo/widget/.github/w.yml@main"}
+
+
+def publisher_store(url):
+    import sqlalchemy as sa
+
+    from pypicloud.oidc.store import SQLPublisherStore
+
+    return SQLPublisherStore(sa.create_engine(url))
+
+
+def add_publishers(url):
+    """Two publishers, made long ago: a copy made now that lost its time shows."""
+    from pypicloud.oidc.store import publishers
+
+    store = publisher_store(url)
+    store.add("widget", "https://issuer.example", "pypicloud", CLAIMS, "release CI")
+    store.add("other", "https://ci.example", "ci", {"sub": "project:other"}, "")
+    with store.engine.begin() as conn:
+        conn.execute(publishers.update().values(created=dt.datetime(2024, 5, 1, 12, 30, 5)))
+    return store
+
+
+def test_publishers_round_trip_into_a_fresh_database_twice(
+    ppc, make_ini, tmp_path, sql_sqlite_access_settings, sqlite_url, postgresql_url
+):
+    source = add_publishers(sqlite_url)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    assert source.use_once("https://issuer.example", "jti-1", later)
+    ini = make_ini("source", settings={**sql_sqlite_access_settings, **PUBLISHING})
+    result = ppc("export", ini, "-o", tmp_path / "acl.json.gz")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().endswith(", 2 publishers")
+    exported = json.loads(gzip.decompress((tmp_path / "acl.json.gz").read_bytes()))
+    assert exported["publishers"] == [p.as_json() for p in source.list()]
+    assert "jti" not in json.dumps(exported)  # the replay table stays behind
+
+    target = make_ini("target", **{"pypi.auth": "sql", "auth.db.url": postgresql_url}, **PUBLISHING)
+    first = ppc("import", target, "-i", tmp_path / "acl.json.gz")
+    assert first.returncode == 0, first.stderr
+    assert "2 publishers restored" in first.stderr
+    copied = publisher_store(postgresql_url)
+    assert copied.list() == source.list()  # same ids, claims, audience, created time...
+    assert copied.use_once("https://issuer.example", "jti-1", later)
+    second = ppc("import", target, "-i", tmp_path / "acl.json.gz")
+    assert second.returncode == 0, second.stderr
+    assert second.stderr.strip() == "imported: nothing to change"
+    assert copied.list() == source.list()
+    assert export(ppc, target, tmp_path / "again.json.gz") == exported
+
+
+def test_a_changed_publisher_is_corrected_not_duplicated(
+    ppc, make_ini, tmp_path, sql_sqlite_access_settings, sqlite_url
+):
+    widget = add_publishers(sqlite_url).list("widget")[0]
+    ini = make_ini(settings={**sql_sqlite_access_settings, **PUBLISHING})
+    data = export(ppc, ini, tmp_path / "acl.json.gz")
+    [entry] = [p for p in data["publishers"] if p["id"] == widget.publisher_id]
+    entry["claims"]["environment"] = "release"
+    (tmp_path / "edited.json").write_text(json.dumps(data))
+    result = ppc("import", ini, "-i", tmp_path / "edited.json")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == "imported: 1 publishers updated"
+    store = publisher_store(sqlite_url)
+    assert len(store.list()) == 2
+    assert store.get(widget.publisher_id).claims == {**CLAIMS, "environment": "release"}
+    assert store.get(widget.publisher_id).created == widget.created
+
+
+def test_an_old_file_without_publishers_leaves_them_alone(
+    ppc, make_ini, tmp_path, sqlite_url, sqlite_access_opener
+):
+    before = add_publishers(sqlite_url).list()
+    (tmp_path / "acl.json.gz").write_bytes(gzip.compress(json.dumps(ORIGINAL).encode()))
+    ini = make_ini(**{"pypi.auth": "sql", "auth.db.url": sqlite_url}, **PUBLISHING)
+    result = ppc("import", ini, "-i", tmp_path / "acl.json.gz")
+    assert result.returncode == 0, result.stderr
+    assert "publishers" not in result.stderr and "2 users created" in result.stderr
+    assert publisher_store(sqlite_url).list() == before
+    assert {u.username for u in sqlite_access_opener().users()} == {"root", "joe"}
+
+
+def test_publishers_where_trusted_publishing_is_off(
+    ppc, make_ini, tmp_path, sql_sqlite_access_settings, sqlite_url, postgresql_url,
+    postgresql_access_opener,
+):  # fmt: skip
+    add_publishers(sqlite_url)
+    off = make_ini("off", settings=sql_sqlite_access_settings)
+    result = ppc("export", off, "-o", tmp_path / "off.json.gz")
+    assert result.returncode == 0 and result.stderr.strip().endswith(", 0 publishers")
+    assert json.loads(gzip.decompress((tmp_path / "off.json.gz").read_bytes()))["publishers"] == []
+
+    on = make_ini("on", settings={**sql_sqlite_access_settings, **PUBLISHING})
+    export(ppc, on, tmp_path / "acl.json.gz")
+    target = make_ini("target", **{"pypi.auth": "sql", "auth.db.url": postgresql_url})
+    refused = ppc("import", target, "-i", tmp_path / "acl.json.gz")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1:] == [
+        "error: the file has 2 trusted publishers, but trusted publishing is off here "
+        "(set pypi.trusted_publishing = true to import them): nothing imported"
+    ]
+    assert postgresql_access_opener().users() == []  # no half import
+
+
+def test_a_bad_publisher_refuses_the_whole_file(
+    ppc, make_ini, tmp_path, sql_sqlite_access_settings, sqlite_url, postgresql_url,
+    postgresql_access_opener,
+):  # fmt: skip
+    data = export(ppc, make_ini(settings=sql_sqlite_access_settings), tmp_path / "acl.json.gz")
+    data["publishers"] = [
+        {"id": "abc", "project": "widget", "issuer": "http://127.0.0.1:9", "claims": {"a": "b"}}
+    ]
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    target = make_ini("target", **{"pypi.auth": "sql", "auth.db.url": postgresql_url}, **PUBLISHING)
+    refused = ppc("import", target, "-i", tmp_path / "bad.json")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1:] == [
+        f"error: {tmp_path / 'bad.json'}: publishers[0]: issuer must be an https URL "
+        "(pypi.oidc_allow_http is off)"
+    ]
+    assert postgresql_access_opener().users() == []
+    assert publisher_store(postgresql_url).list() == []

@@ -14,27 +14,29 @@ from tests.functional.conftest import auth, upload
 PW = "a-long-password"
 
 
+def sql_settings(tmp_path) -> dict:
+    return {
+        "pypi.auth": "sql",
+        "auth.db.url": f"sqlite:///{tmp_path / 'access.sqlite'}",
+        "auth.scheme": "sha256_crypt",
+        "auth.rounds": "1000",
+        "pypi.default_write": "authenticated",
+        **{f"user.{u}": None for u in ("alice", "bob", "carol", "dave")},
+        **{k: None for k in ("group.devs", "auth.admins")},
+        **{
+            k: None
+            for k in (
+                "package.carols-pkg.user.carol",
+                "package.secret.user.bob",
+                "package.secret.user.dave",
+            )
+        },
+    }
+
+
 @pytest.fixture
 def sql_app(make_app, tmp_path):
-    return make_app(
-        **{
-            "pypi.auth": "sql",
-            "auth.db.url": f"sqlite:///{tmp_path / 'access.sqlite'}",
-            "auth.scheme": "sha256_crypt",
-            "auth.rounds": "1000",
-            "pypi.default_write": "authenticated",
-            **{f"user.{u}": None for u in ("alice", "bob", "carol", "dave")},
-            **{k: None for k in ("group.devs", "auth.admins")},
-            **{
-                k: None
-                for k in (
-                    "package.carols-pkg.user.carol",
-                    "package.secret.user.bob",
-                    "package.secret.user.dave",
-                )
-            },
-        }
-    )
+    return make_app(**sql_settings(tmp_path))
 
 
 def register(app, user, status=200, password=PW):
@@ -159,6 +161,20 @@ def test_acl_export(sql_app):
     assert data["packages"] == {"users": {}, "groups": {"pkg": {"devs": ["read", "write"]}}}
     assert data["users"][0]["username"] == "root"
     assert data["users"][0]["password"].startswith("$5$")
+    assert data["publishers"] == []  # trusted publishing is off
+
+
+def test_acl_export_holds_trusted_publishers_for_admins_only(make_app, tmp_path):
+    app = make_app(**sql_settings(tmp_path), **{"pypi.trusted_publishing": "true"})
+    register(app, "root")
+    admin = auth("root", PW)
+    definition = {"project": "Widget", "issuer": "https://ci.example", "claims": {"sub": "x"}}
+    created = app.post_json("/admin/publishers", definition, headers=admin).json
+    response = app.get("/admin/acl.json.gz", headers=admin)
+    assert json.loads(gzip.decompress(response.body))["publishers"] == [created]
+    app.get("/admin/acl.json.gz", status=401)
+    app.put_json("/admin/user/bob", {"password": PW}, headers=admin)
+    app.get("/admin/acl.json.gz", headers=auth("bob", PW), status=403)
 
 
 class TestTokens:

@@ -288,6 +288,18 @@ def test_deleting_the_publisher_revokes_its_tokens(tp):
     assert "no publisher trusts" in mint(tp, tp.issuer.sign(), status=422)["message"]
 
 
+def test_an_import_that_changes_a_publisher_revokes_its_tokens(tp):
+    """ppc-import corrects a publisher to the file's: tokens minted under the old claims go."""
+    publishing = tp.services.publishing
+    answer = mint(tp, tp.issuer.sign())
+    assert publishing.restore(publishing.parse([tp.publisher])) == {}  # identical: kept
+    upload(tp, "widget", "2.0", user="__token__", password=answer["token"])
+    changed = {**tp.publisher, "claims": {"repository": "octo/widget", "environment": "test"}}
+    assert publishing.restore(publishing.parse([changed])) == {"publishers updated": 1}
+    upload(tp, "widget", "2.1", user="__token__", password=answer["token"], status=401)
+    assert tp.get(f"/admin/publishers/{tp.publisher['id']}", headers=ADMIN).json == changed
+
+
 def test_users_cannot_pose_as_a_publisher(tp):
     """A token whose owner name looks like a minted token's is never issued to a user."""
     services = tp.services
