@@ -44,10 +44,17 @@ def list_projects(request: Request) -> dict:
 
 @view_config(route_name="api_project", request_method="GET", renderer="json", permission=READ)
 def list_files(request: Request) -> dict:
-    files = request.services.packages.files(request.context.project)
-    if not files:
+    """The project's files, and its status (PEP 792). A quarantined project is listed with
+    no file to anyone but an admin, as the simple index offers none: its downloads 404."""
+    name = request.context.project
+    files = request.services.packages.files(name)
+    if not files:  # existence before the quarantine, so the project itself stays visible
         raise HTTPNotFound()
-    return {"packages": [package_json(request, p) for p in files]}
+    shown = [] if withheld(request, name) else files
+    return {
+        "packages": [package_json(request, p) for p in shown],
+        "project_status": request.services.packages.status(name).as_json(),
+    }
 
 
 def _lookup(request: Request) -> Package:
@@ -122,6 +129,10 @@ def patch_file(request: Request) -> dict:
 
 @view_config(route_name="api_release", request_method="GET", renderer="json", permission=READ)
 def get_release(request: Request) -> dict:
+    """One version's files; a quarantined project's versions are missing to all but admins
+    (as PyPI's JSON API answers for them)."""
+    if withheld(request, request.context.project):
+        raise HTTPNotFound()
     files = request.services.packages.release(request.context.project, _version(request))
     if not files:
         raise HTTPNotFound()

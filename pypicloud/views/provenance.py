@@ -16,6 +16,7 @@ from pypicloud.dists import versions_equal
 from pypicloud.models import Package
 from pypicloud.security import READ
 from pypicloud.storage.layout import PROVENANCE_CONTENT_TYPE
+from pypicloud.views.project_status import withheld
 
 
 def provenance_url(request: Request, package: Package) -> str | None:
@@ -29,6 +30,9 @@ def provenance_url(request: Request, package: Package) -> str | None:
 
 @view_config(route_name="provenance", request_method=("GET", "HEAD"), permission=READ)
 def provenance(request: Request) -> Response:
+    """A quarantined project's provenance is missing but to admins, as its files are."""
+    if withheld(request, request.context.project):
+        raise HTTPNotFound()
     packages = request.services.packages
     package = packages.fetch(request.context.project, request.matchdict["filename"])
     if package is None or not versions_equal(package.version, request.matchdict["version"]):

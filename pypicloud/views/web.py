@@ -16,7 +16,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from pypicloud.cache.base import ProjectSummary
-from pypicloud.security import LIST
+from pypicloud.security import ADMINISTER, LIST
 from pypicloud.templating import render
 from pypicloud.views.common import readable, username
 
@@ -85,6 +85,14 @@ def search(rows: list[ProjectSummary], visible: set[str], query: str) -> list[Pr
     return found
 
 
+def quarantined_rows(request: Request, rows: list[ProjectSummary]) -> set[str]:
+    """The shown rows' quarantined projects: their latest version, summary and last upload
+    come from files, which only admins see. Asked of one page of rows, not of every
+    project (each name's status is a database read once per serial)."""
+    packages = request.services.packages
+    return {row.name for row in rows if packages.status(row.name).hides_files}
+
+
 def page_number(request: Request) -> int:
     try:
         return max(1, int(request.GET.get("page", "1")))
@@ -106,11 +114,14 @@ def home(request: Request) -> Response:
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     number = min(number, pages)
     shown = rows[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+    quarantined = quarantined_rows(request, shown)
     return page(
         request,
         "home.html",
         may_list=may_list,
         projects=shown,
+        quarantined=quarantined,
+        withheld=set() if request.has_permission(ADMINISTER) else quarantined,
         total=len(rows),
         query=query,
         number=number,

@@ -1,14 +1,17 @@
 """Project status (PEP 792) through the app: the REST API and web form, what the simple
 API and PyPI's JSON API serve, upload refusals, and a quarantined project's files withheld
-(the fast path included). Real file storage and SQLite; the backends are in
-tests/functional/cache/test_contract.py."""
+(the fast path, the REST API's listings and the web UI included). Real file storage and
+SQLite; the backends are in tests/functional/cache/test_contract.py."""
 
 from __future__ import annotations
+
+import hashlib
 
 import pytest
 
 from pypicloud.audit import AuditQuery
-from tests.dists import wheel_name
+from tests.attestations import attestation, field
+from tests.dists import wheel_bytes, wheel_name
 from tests.functional.cache.test_app_backends import (  # noqa: F401 (fixtures)
     dynamo_db_settings,
     redis_db_settings,
@@ -288,3 +291,107 @@ def test_quarantine_through_the_app_on_every_database(request, make_app, backend
     assert upload(app, "alpha", "2.0", status=400).status.startswith("400 Project is quarantined")
     put(app, "alpha", {"status": "active"})
     assert len(app.get("/simple/alpha/", headers={**bob, "Accept": JSON}).json["files"]) == 1
+
+
+# -- the REST API's listings and the web UI follow the same rule ------------------------------
+
+SUMMARY = "Quarantine-marker summary"
+README_MARK = "Quarantine-marker readme"
+
+
+@pytest.fixture
+def described(app):
+    """alpha with a summary and a README (both from its file) and an attested wheel, so
+    that its metadata and provenance are on show while it is active."""
+    content = wheel_bytes("alpha", "1.0", summary=SUMMARY, description=README_MARK)
+    attested = attestation(WHEEL, hashlib.sha256(content).hexdigest())
+    upload(app, "alpha", "1.0", content=content, fields={"attestations": field(attested)})
+    upload(app, "secret", "1.0")
+    app.reset()
+    return app
+
+
+def rest_listing(app, user: str) -> dict:
+    return app.get("/api/package/alpha/", headers=auth(user)).json
+
+
+def test_the_rest_listing_hides_a_quarantined_projects_files_but_to_admins(described):
+    provenance = f"/integrity/alpha/1.0/{WHEEL}/provenance"
+    listed = rest_listing(described, "carol")
+    assert [p["filename"] for p in listed["packages"]] == [WHEEL]
+    assert listed["project_status"] == {"status": "active"}
+    described.get("/api/package/alpha/1.0/", headers=auth("carol"), status=200)
+    described.get(provenance, headers=auth("carol"), status=200)
+    put(described, "alpha", {"status": "quarantined", "reason": "malware"})
+    for user in ("carol", "bob"):  # a reader, and an owner who is no admin
+        response = described.get("/api/package/alpha/", headers=auth(user))
+        assert response.json == {
+            "packages": [],
+            "project_status": {"status": "quarantined", "reason": "malware"},
+        }
+        assert "/api/package/alpha/alpha" not in response.text  # no download link
+        described.get("/api/package/alpha/1.0/", headers=auth(user), status=404)
+        described.get(provenance, headers=auth(user), status=404)
+    assert [p["filename"] for p in rest_listing(described, "alice")["packages"]] == [WHEEL]
+    described.get("/api/package/alpha/1.0/", headers=auth("alice"), status=200)
+    described.get(provenance, headers=auth("alice"), status=200)
+    put(described, "alpha", {"status": "active"})  # a new serial: nothing kept from before
+    assert [p["filename"] for p in rest_listing(described, "carol")["packages"]] == [WHEEL]
+    described.get("/api/package/alpha/1.0/", headers=auth("carol"), status=200)
+    described.get(provenance, headers=auth("carol"), status=200)
+
+
+def test_a_quarantined_private_project_is_still_missing_to_who_may_not_read_it(described):
+    put(described, "secret", {"status": "quarantined", "reason": "malware"})
+    for url in ("/api/package/{}/", "/project/{}/"):
+        missing = described.get(url.format("nothing"), headers=auth("carol"), status=404)
+        private = described.get(url.format("secret"), headers=auth("carol"), status=404)
+        assert private.body.replace(b"secret", b"nothing") == missing.body
+    home = described.get("/", headers=auth("carol")).text
+    assert "secret" not in home and "quarantined" not in home
+    listed = described.get("/api/package/secret/", headers=auth("dave")).json  # a grant
+    assert listed["packages"] == [] and listed["project_status"]["status"] == "quarantined"
+
+
+def project_page(app, user: str) -> str:
+    sign_in(app, user)
+    return app.get("/project/alpha/").text
+
+
+def test_the_web_project_page_hides_a_quarantined_projects_files_but_to_admins(described):
+    link = f'href="http://localhost/api/package/alpha/{WHEEL}"'
+    page = project_page(described, "carol")
+    assert link in page and SUMMARY in page and README_MARK in page and "pip install" in page
+    put(described, "alpha", {"status": "quarantined", "reason": "malware"})
+    for user in ("carol", "bob"):
+        page = project_page(described, user)
+        assert "This project is quarantined." in page and "malware" in page
+        assert "This project is quarantined: its files are not shown." in page
+        assert "not offered for installation and are not shown here." in page
+        for hidden in (WHEEL, "/api/package/", SUMMARY, README_MARK, "pip install"):
+            assert hidden not in page, (user, hidden)
+    page = project_page(described, "alice")
+    assert "This project is quarantined." in page and link in page and README_MARK in page
+    assert "they are listed here for admins only." in page
+    assert "pip install" not in page  # nothing installs, even for an admin
+    put(described, "alpha", {"status": "active"})
+    page = project_page(described, "carol")
+    assert link in page and README_MARK in page and "This project is" not in page
+
+
+def test_the_home_page_row_of_a_quarantined_project_shows_no_file_facts(described):
+    def row(user: str, query: str = "") -> str:
+        page = described.get("/", {"q": query}, headers=auth(user)).text
+        return page.split('href="/project/alpha/"')[1].split("</tr>")[0]
+
+    assert "1.0" in row("carol") and SUMMARY in row("carol")
+    put(described, "alpha", {"status": "quarantined"})
+    for query in ("", "alpha"):
+        shown = row("carol", query)
+        assert "quarantined</span>" in shown and "its files are not shown" in shown
+        assert "1.0" not in shown and SUMMARY not in shown and "<time" not in shown
+    admin = row("alice")
+    assert "quarantined</span>" in admin and "1.0" in admin and SUMMARY in admin
+    put(described, "alpha", {"status": "active"})
+    again = row("carol")
+    assert "1.0" in again and SUMMARY in again and "quarantined" not in again
