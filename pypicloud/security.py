@@ -11,7 +11,10 @@ by design, so a success is remembered for ``auth.cache_seconds`` under a keyed B
 ``user:password`` keyed with a per-process secret (never the password itself). Failures are
 never remembered. What is remembered is dropped when the access backend's ``version()``
 moves (a password changed, a token was revoked), which every process notices within
-``auth.recheck_seconds``.
+``auth.recheck_seconds``. A password still in use is checked again in the background in
+the last quarter of its lifetime and renewed only if it still verifies, so pip's steady
+requests never wait for the hash; the whole Authorization header is remembered the same
+way, so a repeated one is not even decoded again.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import base64
 import binascii
 import dataclasses
 import hashlib
+import logging
 import secrets
 import threading
 import time
@@ -40,6 +44,7 @@ from pypicloud.audit import Actor, AuditLog, NullAuditLog
 from pypicloud.throttle import LoginThrottle
 from pypicloud.tokens import TOKEN_USERNAME, ApiToken, TokenStore
 
+log = logging.getLogger(__name__)
 V = TypeVar("V")
 Method = Literal["basic", "token", "session"]
 SESSION_USER = "userid"
@@ -48,6 +53,8 @@ PUBLISHER_PRINCIPAL = "oidc:publisher"
 IDENTITY_KEY = "pypicloud.identity"
 #: The user-name slot of the header cache's MAC (a header is not a user name).
 AUTHORIZATION_KEY = "\0authorization"
+#: The share of ``auth.cache_seconds`` left when a remembered password is checked again.
+REFRESH_SHARE = 0.25
 #: Distinct (version, principals, token scope) keys remembered by viewer_key_of.
 MAX_VIEWER_KEYS = 4096
 
@@ -108,6 +115,11 @@ class CredentialCache(Generic[V]):
         return hashlib.blake2b(message, key=self._key, digest_size=32).digest()
 
     def get(self, username: str, secret: str, version: Hashable = 0) -> V | None:
+        entry = self.entry(username, secret, version)
+        return None if entry is None else entry[1]
+
+    def entry(self, username: str, secret: str, version: Hashable = 0) -> tuple[float, V] | None:
+        """(seconds left, value) of a live entry, or None."""
         if self.ttl <= 0:
             return None
         if version != self._version:
@@ -116,9 +128,10 @@ class CredentialCache(Generic[V]):
                 self._version = version
             return None
         entry = self._entries.get(self._digest(username, secret))
-        if entry is None or entry[0] <= time.monotonic():
+        if entry is None:
             return None
-        return entry[1]
+        left = entry[0] - time.monotonic()
+        return None if left <= 0 else (left, entry[1])
 
     def put(self, username: str, secret: str, value: V, version: Hashable = 0) -> None:
         if self.ttl <= 0:
@@ -226,6 +239,11 @@ class Authenticator:
         #: rest of a cached answer.
         self.header_cache: CredentialCache[Identity] = CredentialCache(self.cache.ttl)
         self.flights = SingleFlight()
+        #: A remembered password with less than this left is checked again in the
+        #: background: a client that keeps sending it never waits for the hash.
+        self.refresh_within = self.cache.ttl * REFRESH_SHARE
+        self._refreshing: set[bytes] = set()
+        self._refresh_lock = threading.Lock()
 
     def version(self) -> tuple[int, int]:
         """What remembered secrets depend on: the access and token stores' versions."""
@@ -236,9 +254,15 @@ class Authenticator:
         other scheme or for wrong credentials). A header seen before, at the same access
         and token versions and within the cache's lifetime, is not decoded again."""
         version = self.version()
-        known = self.header_cache.get(AUTHORIZATION_KEY, header, version)
-        if known is not None and (known.token is None or not known.token.expired()):
-            return known
+        entry = self.header_cache.entry(AUTHORIZATION_KEY, header, version)
+        if entry is not None:
+            left, known = entry
+            if known.token is None:
+                if left < self.refresh_within:
+                    self._refresh(header)
+                return known
+            if not known.token.expired():
+                return known
         credentials = parse_basic(header)
         if credentials is None:
             return None
@@ -246,6 +270,39 @@ class Authenticator:
         if identity is not None:
             self.header_cache.put(AUTHORIZATION_KEY, header, identity, version)
         return identity
+
+    def _refresh(self, header: str) -> None:
+        """Check a remembered Basic header's password again in a thread of its own."""
+        key = self.header_cache.key_for(AUTHORIZATION_KEY, header)
+        with self._refresh_lock:
+            if key in self._refreshing:
+                return
+            self._refreshing.add(key)
+        threading.Thread(
+            target=self._recheck, args=(key, header), name="pypicloud-recheck", daemon=True
+        ).start()
+
+    def _recheck(self, key: bytes, header: str) -> None:
+        """Renew the remembered password and header, only if the password still verifies
+        (if not, they expire as they would have and the next request is refused)."""
+        try:
+            credentials = parse_basic(header)
+            if credentials is None or credentials[0] == TOKEN_USERNAME:
+                return
+            username, password = credentials
+            version = self.version()
+            if not self.access.verify_user(username, password):
+                return
+            identity = self._identity(username, "basic")
+            if identity is None:
+                return
+            self.cache.put(username, password, username, version)
+            self.header_cache.put(AUTHORIZATION_KEY, header, identity, version)
+        except Exception:  # a backend that fails: the entries simply expire
+            log.warning("checking a remembered password again failed", exc_info=True)
+        finally:
+            with self._refresh_lock:
+                self._refreshing.discard(key)
 
     def from_basic(
         self, username: str, password: str, address: str | None = None

@@ -276,6 +276,74 @@ class TestAuthorizationHeaders:
         assert policy.cookieless_identity({"HTTP_AUTHORIZATION": "Bearer x"}) is None
 
 
+class TestRefreshAhead:
+    """A remembered password near the end of its lifetime is checked again in the
+    background, so a client that keeps sending it never waits for the (slow) hash."""
+
+    def slow_world(self, ttl: float = 1.0):
+        backend, tokens, authenticator, policy = world(ttl=ttl)
+        real = backend.verify_user
+
+        def slow(username: str, password: str) -> bool:
+            time.sleep(0.3)
+            return real(username, password)
+
+        backend.verify_user = slow  # type: ignore[method-assign]
+        return backend, tokens, authenticator
+
+    def wait_for(self, condition, timeout: float = 3.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            assert time.monotonic() < deadline, "timed out"
+            time.sleep(0.01)
+
+    def test_a_password_in_use_is_renewed_before_it_expires(self):
+        backend, _, authenticator = self.slow_world(ttl=1.0)
+        header = basic("ben", "right")
+        assert authenticator.from_authorization(header) is not None  # verified: 0.3 s
+        assert backend.verifications == 1
+        time.sleep(0.85)  # less than a quarter of the lifetime left
+        started = time.monotonic()
+        assert authenticator.from_authorization(header) is not None
+        assert time.monotonic() - started < 0.1  # answered from memory
+        self.wait_for(lambda: backend.verifications == 2 and not authenticator._refreshing)
+        time.sleep(0.3)  # past the first lifetime
+        started = time.monotonic()
+        assert authenticator.from_authorization(header) is not None
+        assert time.monotonic() - started < 0.1 and backend.verifications == 2
+
+    def test_one_check_at_a_time_per_header(self):
+        backend, _, authenticator = self.slow_world(ttl=1.0)
+        header = basic("ben", "right")
+        authenticator.from_authorization(header)
+        time.sleep(0.8)
+        for _ in range(20):
+            authenticator.from_authorization(header)
+        self.wait_for(lambda: not authenticator._refreshing)
+        assert backend.verifications == 2
+
+    def test_a_password_that_no_longer_verifies_is_not_renewed(self):
+        # A directory (LDAP, a remote backend) changes a password without a version.
+        backend, _, authenticator = self.slow_world(ttl=1.0)
+        header = basic("ben", "right")
+        assert authenticator.from_authorization(header) is not None
+        backend.passwords["ben"] = "changed elsewhere"
+        time.sleep(0.8)
+        assert authenticator.from_authorization(header) is not None  # still within its life
+        self.wait_for(lambda: backend.verifications == 2 and not authenticator._refreshing)
+        time.sleep(0.25)
+        assert authenticator.from_authorization(header) is None
+
+    def test_tokens_are_not_checked_in_the_background(self):
+        _, tokens, authenticator = self.slow_world(ttl=0.4)
+        tokens.add("secret-1", ApiToken("t1", "ben"))
+        header = basic("__token__", "secret-1")
+        assert authenticator.from_authorization(header) is not None
+        time.sleep(0.35)
+        assert authenticator.from_authorization(header) is not None
+        assert not authenticator._refreshing and tokens.lookups == 1
+
+
 class TestViewerKey:
     def test_remembered_keys_equal_computed_ones_and_follow_grants(self):
         backend, tokens, authenticator, policy = world()
