@@ -90,7 +90,8 @@ def whole_file(
     packages = services.packages  # type: ignore[attr-defined]
     max_age = services.options.cache_max_age  # type: ignore[attr-defined]
     storage = packages.storage
-    if isinstance(storage, FileStorage):
+    recorded = package.size
+    if isinstance(storage, FileStorage) and (recorded is None or recorded <= SMALL_FILE_BYTES):
         try:
             small = storage.read_small(package, SMALL_FILE_BYTES)
         except PackageNotStored:
