@@ -61,6 +61,9 @@ audit_table = Table(
     Column("detail", Text()),
 )
 
+#: Built once: building the statement per entry cost more than running it on SQLite.
+_INSERT_ENTRY = insert(audit_table)
+
 
 def _create_table(conn: Connection) -> None:
     """Step 1: the table (create_all only creates what is missing)."""
@@ -113,7 +116,7 @@ class SQLAuditLog:
         }
         try:
             with begin_write(self.engine) as conn:
-                conn.execute(insert(audit_table).values(**row))
+                conn.execute(_INSERT_ENTRY, row)
         except SQLAlchemyError:
             log.exception("could not record %s of %s in the audit log", action, target or project)
             return

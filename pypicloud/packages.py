@@ -233,6 +233,12 @@ class PackageService:
             self._statuses[1][name] = found
         return found
 
+    def current_status(self, name: str) -> ProjectStatus:
+        """A project's status read now, for a write: an upload moves the serial, so the
+        per-serial memo of ``status`` never answers the next one (and a write should not
+        act on a status up to ``db.serial_cache_ms`` old)."""
+        return load_status(self.cache.project_status(canonicalize_name(name)))
+
     def offered(self, name: str) -> list[Package]:
         """The files index pages offer for installation: none of a quarantined project."""
         return [] if self.status(name).hides_files else self.files(name)
@@ -293,7 +299,7 @@ class PackageService:
         if checked.provenance is not None and not isinstance(self.storage, ProvenanceStore):
             checked.spool.close()
             raise UploadRefused("Invalid attestations: this index's storage cannot keep them")
-        status = self.status(checked.package.name)
+        status = self.current_status(checked.package.name)
         if status.refuses_uploads:  # PEP 792: before anything is stored
             checked.spool.close()
             raise UploadRefused(status.upload_refusal())

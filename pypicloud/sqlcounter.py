@@ -9,11 +9,14 @@ commits.
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import BigInteger, Column, Integer, MetaData, Table, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Select, Update
 
 from pypicloud.sqlengine import begin_write
 
@@ -36,12 +39,23 @@ def ensure_row(conn: Connection, table: Table) -> None:
 
 def read(engine: Engine, table: Table) -> int:
     with engine.connect() as conn:
-        return int(conn.execute(select(table.c.value)).scalar_one())
+        return int(conn.execute(_value_of(table)).scalar_one())
 
 
 @contextlib.contextmanager
 def changing(engine: Engine, table: Table, *, bump: bool = True) -> Iterator[Connection]:
     """A write transaction that locks (and, unless ``bump`` is false, moves) the counter."""
     with begin_write(engine) as conn:
-        conn.execute(update(table).values(value=table.c.value + (1 if bump else 0)))
+        conn.execute(_moving(table, 1 if bump else 0))
         yield conn
+
+
+# Built once per table: a statement built per call cost more than running it on SQLite.
+@functools.cache
+def _value_of(table: Table) -> Select[Any]:
+    return select(table.c.value)
+
+
+@functools.cache
+def _moving(table: Table, step: int) -> Update:
+    return update(table).values(value=table.c.value + step)

@@ -169,7 +169,9 @@ def begin_write(engine: Engine) -> Iterator[Connection]:
 
 
 def sqlite_engine(url: str, options: Mapping[str, Any] | None = None) -> Engine:
-    config = {"url": url, **(options or {})}
+    # Last in, first out: the connection that wrote last goes out next, its page cache
+    # still valid (a write through another connection makes SQLite re-read the pages).
+    config = {"url": url, "pool_use_lifo": True, **(options or {})}
     engine = engine_from_config(
         config, prefix="", connect_args={"timeout": 30, "check_same_thread": False}
     )

@@ -40,8 +40,9 @@ META_SUFFIX = ".meta"
 PROVENANCE_SUFFIX = ".provenance" + META_SUFFIX
 CHUNK = 64 * 1024  # see pypicloud/uploads.py: pieces glibc gives back
 INCOMING = ".incoming"
-#: Attempts at the final link or rename while a concurrent delete() removes the directories.
-PLACE_ATTEMPTS = 3
+#: Attempts at the final link or rename: one that finds the directories missing, then
+#: two more should a concurrent delete() remove them again each time.
+PLACE_ATTEMPTS = 4
 #: Checked paths remembered by FileStorage._path_of (a bound: about 200 bytes each).
 MAX_PATHS_KEPT = 8192
 
@@ -189,9 +190,9 @@ class FileStorage:
 
     def upload(self, package: Package, data: BinaryIO, *, overwrite: bool = False) -> Package:
         path = self.path_for(package)
-        temp = self._temporary()
+        temp, handle = self._temporary()
         try:
-            with open(temp, "xb") as handle:
+            with handle:
                 shutil.copyfileobj(data, handle, CHUNK)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -206,26 +207,31 @@ class FileStorage:
             temp.unlink(missing_ok=True)
         return stored_copy(package, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC))
 
-    def _temporary(self) -> Path:
-        """A new temporary's path, named so a later process can tell whether we are alive."""
-        self.incoming.mkdir(exist_ok=True)
-        return self.incoming / temporary_name()
+    def _temporary(self) -> tuple[Path, BinaryIO]:
+        """A new temporary, open for writing, named so a later process can tell whether we
+        are alive. Its directory is made when missing, not checked for on every upload."""
+        path = self.incoming / temporary_name()
+        try:
+            return path, open(path, "xb")  # noqa: SIM115 (the caller closes it)
+        except FileNotFoundError:
+            self.incoming.mkdir(exist_ok=True)
+            return path, open(path, "xb")  # noqa: SIM115
 
     @staticmethod
     def _place(temp: Path, path: Path, move: Callable[[Path, Path], None]) -> None:
         """Give ``temp`` its final name with ``move`` (link or replace).
 
-        The directories are made at the last moment, and again should a concurrent
-        ``delete()`` of the last file in them remove them in between.
+        The directories are made when the move finds them missing (first, or again
+        should a concurrent ``delete()`` of the last file in them remove them in between).
         """
         for attempt in range(1, PLACE_ATTEMPTS + 1):
-            path.parent.mkdir(parents=True, exist_ok=True)
             try:
                 move(temp, path)
                 return
             except FileNotFoundError:
                 if attempt == PLACE_ATTEMPTS or not temp.exists():
                     raise
+            path.parent.mkdir(parents=True, exist_ok=True)
 
     def update_metadata(self, package: Package) -> None:
         path = self.path_for(package)
@@ -238,9 +244,9 @@ class FileStorage:
 
     def _write_sidecar(self, path: Path, suffix: str, content: bytes) -> None:
         """Replace a sidecar atomically; the file's directory must still exist."""
-        temp = self._temporary()
+        temp, handle = self._temporary()
         try:
-            with open(temp, "xb") as handle:
+            with handle:
                 handle.write(content)
             try:
                 os.replace(temp, str(path) + suffix)

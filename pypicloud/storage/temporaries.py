@@ -17,6 +17,7 @@ Age is the time since the last write (the mtime), so a slow but live upload stay
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -37,8 +38,10 @@ _ORIGINAL_NAME = re.compile(r"\..+\.[0-9a-f]+")
 _NOT_IN_OWNER = re.compile(r"[^A-Za-z0-9._-]")
 
 
+@functools.cache
 def owner() -> str:
-    """Who this process is, as far as pids go: the hostname plus the pid namespace."""
+    """Who this process is, as far as pids go: the hostname plus the pid namespace (read
+    once: every upload names two temporaries)."""
     host = _NOT_IN_OWNER.sub("_", socket.gethostname()) or "localhost"
     try:
         namespace = os.stat("/proc/self/ns/pid").st_ino

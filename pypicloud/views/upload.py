@@ -15,11 +15,13 @@ from pyramid.request import Request
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from pypicloud import multipart_form
 from pypicloud.security import AUTHENTICATED, WRITE
 from pypicloud.uploads import DIGEST_FIELDS, Refusal, UploadRefused, UploadRequest, form_text
 from pypicloud.views.common import principals, username
 
 MULTIPART_SLACK = 64 * 1024  # form fields beside the file
+PARSED_BY_WEBOB = "webob._parsed_post_vars"  # where WebOb keeps a body it parsed
 STATUS = {
     Refusal.INVALID: 400,
     Refusal.TOO_LARGE: 413,
@@ -44,15 +46,25 @@ def legacy_upload(request: Request) -> Response:
 
 
 def read_form(request: Request) -> Mapping[str, Any]:
-    """The multipart body, refused before it is read when its length is already too big."""
+    """The multipart body, refused before it is read when its length is already too big.
+
+    The form's temporary files are closed when the request finishes."""
     if not is_upload(request):
         raise refuse("Invalid request: expected multipart/form-data")
     limit = request.services.packages.options.max_upload_size
     if request.content_length and request.content_length > limit + MULTIPART_SLACK:
         raise HTTPRequestEntityTooLarge(f"File too large: the limit is {limit} bytes")
-    try:
+    if PARSED_BY_WEBOB in request.environ:  # a CSRF check read it already
         return request.POST
-    except Exception as exc:  # WebOb raises various errors on a malformed body
+    try:
+        return multipart_form.parse(
+            request.body_file_raw,
+            request.headers["Content-Type"],
+            request.content_length if request.content_length is not None else -1,
+            limit + MULTIPART_SLACK,
+            request.add_finished_callback,
+        )
+    except multipart_form.MalformedForm as exc:
         raise refuse(f"Invalid request: malformed multipart body ({exc})") from None
 
 
