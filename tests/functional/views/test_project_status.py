@@ -395,3 +395,35 @@ def test_the_home_page_row_of_a_quarantined_project_shows_no_file_facts(describe
     put(described, "alpha", {"status": "active"})
     again = row("carol")
     assert "1.0" in again and SUMMARY in again and "quarantined" not in again
+
+
+# -- search matches a quarantined project by name only, but for admins -------------------------
+
+WORD = SUMMARY.split()[0]  # a word of alpha's summary, not of its name
+NOWHERE = "nowhere-word-0000"  # the same length: a miss, to compare pages with
+
+
+def search_page(app, user: str, query: str) -> str:
+    return app.get("/", {"q": query}, headers=auth(user)).text
+
+
+def finds_alpha(app, user: str, query: str) -> bool:
+    return 'href="/project/alpha/"' in search_page(app, user, query)
+
+
+def test_search_matches_a_quarantined_project_by_name_only_but_for_admins(described):
+    assert finds_alpha(described, "carol", WORD)
+    put(described, "alpha", {"status": "quarantined", "reason": "malware"})
+    for user in ("carol", "bob"):  # a reader, and an owner who is no admin
+        assert not finds_alpha(described, user, WORD), user
+        assert not finds_alpha(described, user, f"alpha {WORD}"), user
+        # A hit on the hidden summary is a miss like any other: the page tells nothing.
+        page = search_page(described, user, WORD)
+        assert page.replace(WORD, NOWHERE) == search_page(described, user, NOWHERE)
+        named = search_page(described, user, "alph")
+        assert 'href="/project/alpha/"' in named and "quarantined</span>" in named
+        assert SUMMARY not in named
+    assert finds_alpha(described, "alice", WORD)
+    assert SUMMARY in search_page(described, "alice", WORD)
+    put(described, "alpha", {"status": "active"})  # a new serial: the set is asked again
+    assert finds_alpha(described, "carol", WORD)
