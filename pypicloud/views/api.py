@@ -12,7 +12,7 @@ from pypicloud.packages import NotAllowed
 from pypicloud.security import LIST, READ, WRITE
 from pypicloud.views.common import principals, readable, stable_file_url, upload_time
 from pypicloud.views.files import METADATA_SUFFIX, download, metadata_response
-from pypicloud.views.project_status import withheld
+from pypicloud.views.project_status import Shown, files_shown, withheld
 from pypicloud.views.upload import read_form, refuse, store_upload
 
 
@@ -35,6 +35,32 @@ def package_json(request: Request, package: Package) -> dict:
         "yanked_reason": package.yanked or None,
         "keep": package.kept,
     }
+
+
+def managed_json(package: Package) -> dict:
+    """A file whose facts are withheld, as its owners see it: what names it and what they
+    may change, no URL and nothing read from the file (summary, digests, size)."""
+    return {
+        "name": package.name,
+        "version": package.version,
+        "filename": package.filename,
+        "yanked": package.yanked is not False,
+        "yanked_reason": package.yanked or None,
+        "keep": package.kept,
+    }
+
+
+def shown_json(request: Request, package: Package, shown: Shown) -> dict:
+    """A file in the shape ``files_shown`` allows (never called for ``NOTHING``)."""
+    return package_json(request, package) if shown is Shown.FILES else managed_json(package)
+
+
+def files_json(request: Request, files: list[Package]) -> list[dict]:
+    """A write's changed files as this caller may see them (see ``files_shown``)."""
+    shown = files_shown(request, request.context.project)
+    if shown is Shown.NOTHING:
+        return []
+    return [shown_json(request, p, shown) for p in files]
 
 
 @view_config(route_name="api_packages", request_method="GET", renderer="json", permission=LIST)
@@ -121,10 +147,11 @@ def _yank_body(request: Request) -> tuple[bool, str]:
 
 @view_config(route_name="api_file", request_method="PATCH", renderer="json", permission=WRITE)
 def patch_file(request: Request) -> dict:
-    """Yank or unyank one file."""
+    """Yank or unyank one file; the answer shows what ``files_shown`` allows."""
     package = _lookup(request)
     yanked, reason = _yank_body(request)
-    return package_json(request, request.services.packages.set_yanked(package, yanked, reason))
+    changed = request.services.packages.set_yanked(package, yanked, reason)
+    return shown_json(request, changed, files_shown(request, request.context.project))
 
 
 @view_config(route_name="api_release", request_method="GET", renderer="json", permission=READ)
@@ -148,7 +175,7 @@ def patch_release(request: Request) -> dict:
         raise HTTPNotFound()
     yanked, reason = _yank_body(request)
     changed = packages.set_release_yanked(files, yanked, reason)
-    return {"packages": [package_json(request, p) for p in changed]}
+    return {"packages": files_json(request, changed)}
 
 
 @view_config(
@@ -163,7 +190,7 @@ def keep_release(request: Request) -> dict:
     if not files:
         raise HTTPNotFound()
     changed = packages.set_release_kept(files, request.method == "PUT")
-    return {"packages": [package_json(request, p) for p in changed]}
+    return {"packages": files_json(request, changed)}
 
 
 def _version(request: Request) -> str:

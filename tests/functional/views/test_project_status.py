@@ -5,6 +5,7 @@ SQLite; the backends are in tests/functional/cache/test_contract.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 import pytest
@@ -427,3 +428,62 @@ def test_search_matches_a_quarantined_project_by_name_only_but_for_admins(descri
     assert SUMMARY in search_page(described, "alice", WORD)
     put(described, "alpha", {"status": "active"})  # a new serial: the set is asked again
     assert finds_alpha(described, "carol", WORD)
+
+
+# -- writes on a quarantined project answer names and states, without downloads -----------
+
+FILE_URL = f"/api/package/alpha/{WHEEL}"
+
+
+def managed(**states) -> dict:
+    """A file as an owner who is no admin sees it in a quarantined project."""
+    entry = {"name": "alpha", "version": "1.0", "filename": WHEEL}
+    return {**entry, "yanked": False, "yanked_reason": None, "keep": False, **states}
+
+
+def assert_no_file_facts(app, text: str) -> None:
+    """Nothing of the file itself: no download URL, no summary, no digest."""
+    sha256 = services(app).cache.fetch(WHEEL).sha256
+    for hidden in ("http://localhost/api/package/", "url", SUMMARY, sha256):
+        assert hidden not in text, hidden
+
+
+def test_writes_on_a_quarantined_project_answer_names_and_states_without_urls(described):
+    bob = auth("bob")  # an owner who is no admin
+    put(described, "alpha", {"status": "quarantined", "reason": "malware"})
+    writes = [
+        (described.patch_json, FILE_URL, {"yanked": True, "reason": "bad"}, None),
+        (described.patch_json, "/api/package/alpha/1.0/", {"yanked": False}, "packages"),
+        (described.put, "/api/package/alpha/1.0/keep", None, "packages"),
+        (described.delete, "/api/package/alpha/1.0/keep", None, "packages"),
+    ]
+    expected = [
+        managed(yanked=True, yanked_reason="bad"),
+        [managed()],
+        [managed(keep=True)],
+        [managed()],
+    ]
+    for (send, url, body, key), wanted in zip(writes, expected, strict=True):
+        response = send(url, body, headers=bob) if body is not None else send(url, headers=bob)
+        assert (response.json[key] if key else response.json) == wanted, url
+        assert_no_file_facts(described, response.text)
+    yanked = described.patch_json(FILE_URL, {"yanked": True}, headers=auth("alice")).json
+    assert yanked["url"] == f"http://localhost{FILE_URL}" and yanked["summary"] == SUMMARY
+    put(described, "alpha", {"status": "active"})
+    unyanked = described.patch_json(FILE_URL, {"yanked": False}, headers=bob).json
+    assert unyanked["url"] == f"http://localhost{FILE_URL}"
+
+
+def test_an_upload_token_that_may_not_read_gets_names_only_from_a_write(described):
+    """A trusted publisher's minted token may yank (it writes) but reads nothing: its
+    answer names the files, with no URL or fact of a file, even on an active project."""
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15)
+    tokens = services(described).tokens
+    secret, _ = tokens.create("oidc:0123abcd", projects=["alpha"], upload=True, expires=later)
+    minted = auth("__token__", secret)
+    described.get("/api/package/alpha/", headers=minted, status=404)  # it reads nothing
+    answer = described.patch_json(FILE_URL, {"yanked": True}, headers=minted)
+    assert answer.json == managed(yanked=True)
+    assert_no_file_facts(described, answer.text)
+    kept = described.put("/api/package/alpha/1.0/keep", headers=minted)
+    assert kept.json == {"packages": [managed(yanked=True, keep=True)]}
