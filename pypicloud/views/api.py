@@ -56,7 +56,7 @@ def shown_json(request: Request, package: Package, shown: Shown) -> dict:
 
 
 def files_json(request: Request, files: list[Package]) -> list[dict]:
-    """A write's changed files as this caller may see them (see ``files_shown``)."""
+    """The project's files as this caller may see them (see ``files_shown``)."""
     shown = files_shown(request, request.context.project)
     if shown is Shown.NOTHING:
         return []
@@ -71,14 +71,14 @@ def list_projects(request: Request) -> dict:
 @view_config(route_name="api_project", request_method="GET", renderer="json", permission=READ)
 def list_files(request: Request) -> dict:
     """The project's files, and its status (PEP 792). A quarantined project is listed with
-    no file to anyone but an admin, as the simple index offers none: its downloads 404."""
+    no file to readers, as the simple index offers none (its downloads 404), and with
+    names and states only to its owners, who manage them; admins see everything."""
     name = request.context.project
     files = request.services.packages.files(name)
     if not files:  # existence before the quarantine, so the project itself stays visible
         raise HTTPNotFound()
-    shown = [] if withheld(request, name) else files
     return {
-        "packages": [package_json(request, p) for p in shown],
+        "packages": files_json(request, files),
         "project_status": request.services.packages.status(name).as_json(),
     }
 
@@ -156,14 +156,14 @@ def patch_file(request: Request) -> dict:
 
 @view_config(route_name="api_release", request_method="GET", renderer="json", permission=READ)
 def get_release(request: Request) -> dict:
-    """One version's files; a quarantined project's versions are missing to all but admins
-    (as PyPI's JSON API answers for them)."""
-    if withheld(request, request.context.project):
+    """One version's files; a quarantined project's versions are missing to readers (as
+    PyPI's JSON API answers for them) and listed by name to its owners (see list_files)."""
+    if files_shown(request, request.context.project) is Shown.NOTHING:
         raise HTTPNotFound()
     files = request.services.packages.release(request.context.project, _version(request))
     if not files:
         raise HTTPNotFound()
-    return {"packages": [package_json(request, p) for p in files]}
+    return {"packages": files_json(request, files)}
 
 
 @view_config(route_name="api_release", request_method="PATCH", renderer="json", permission=WRITE)

@@ -26,7 +26,7 @@ def withheld(request: Request, name: str | None) -> bool:
 
 
 class Shown(enum.Enum):
-    """How much of a project's files a write's answer shows."""
+    """How much of a project's files a listing or a write's answer shows."""
 
     FILES = "files"  # every fact, download URLs included
     NAMES = "names"  # each file's name and states (yanked, kept): enough to manage it
@@ -34,12 +34,15 @@ class Shown(enum.Enum):
 
 
 def files_shown(request: Request, name: str) -> Shown:
-    """What this request is shown of ``name``'s files in a write's answer (its context is
-    the project; listings follow ``withheld``).
+    """What this request is shown of ``name``'s files in a listing, a page or a write's
+    answer (its context is the project).
 
     A quarantined project's files are withheld from all but admins, yet its owners (who
-    may write to it) yank and keep them: their answers name the files and give their
-    states, never a URL or a fact read from a file, as the REST listing shows none.
+    may write to it) still get their names and states, never a URL or a fact read from a
+    file: they may yank, keep or delete those files, and could not name them otherwise.
+    PyPI freezes a quarantined project, since only its admins set or clear quarantine;
+    here its owners may set and clear it themselves (``put_status``), so hiding the names
+    they manage would only make a clean-up harder. Readers who may not write see none.
     Whoever may write but not read (a trusted publisher's upload token) is never shown
     more than names."""
     if withheld(request, name):

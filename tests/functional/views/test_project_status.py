@@ -324,15 +324,15 @@ def test_the_rest_listing_hides_a_quarantined_projects_files_but_to_admins(descr
     described.get("/api/package/alpha/1.0/", headers=auth("carol"), status=200)
     described.get(provenance, headers=auth("carol"), status=200)
     put(described, "alpha", {"status": "quarantined", "reason": "malware"})
+    response = described.get("/api/package/alpha/", headers=auth("carol"))  # a reader
+    assert response.json == {
+        "packages": [],
+        "project_status": {"status": "quarantined", "reason": "malware"},
+    }
+    assert "/api/package/alpha/alpha" not in response.text  # no download link
     for user in ("carol", "bob"):  # a reader, and an owner who is no admin
-        response = described.get("/api/package/alpha/", headers=auth(user))
-        assert response.json == {
-            "packages": [],
-            "project_status": {"status": "quarantined", "reason": "malware"},
-        }
-        assert "/api/package/alpha/alpha" not in response.text  # no download link
-        described.get("/api/package/alpha/1.0/", headers=auth(user), status=404)
         described.get(provenance, headers=auth(user), status=404)
+    described.get("/api/package/alpha/1.0/", headers=auth("carol"), status=404)
     assert [p["filename"] for p in rest_listing(described, "alice")["packages"]] == [WHEEL]
     described.get("/api/package/alpha/1.0/", headers=auth("alice"), status=200)
     described.get(provenance, headers=auth("alice"), status=200)
@@ -364,13 +364,12 @@ def test_the_web_project_page_hides_a_quarantined_projects_files_but_to_admins(d
     page = project_page(described, "carol")
     assert link in page and SUMMARY in page and README_MARK in page and "pip install" in page
     put(described, "alpha", {"status": "quarantined", "reason": "malware"})
-    for user in ("carol", "bob"):
-        page = project_page(described, user)
-        assert "This project is quarantined." in page and "malware" in page
-        assert "This project is quarantined: its files are not shown." in page
-        assert "not offered for installation and are not shown here." in page
-        for hidden in (WHEEL, "/api/package/", SUMMARY, README_MARK, "pip install"):
-            assert hidden not in page, (user, hidden)
+    page = project_page(described, "carol")  # a reader (bob, an owner, is tested below)
+    assert "This project is quarantined." in page and "malware" in page
+    assert "This project is quarantined: its files are not shown." in page
+    assert "not offered for installation and are not shown here." in page
+    for hidden in (WHEEL, "/api/package/", SUMMARY, README_MARK, "pip install"):
+        assert hidden not in page, hidden
     page = project_page(described, "alice")
     assert "This project is quarantined." in page and link in page and README_MARK in page
     assert "they are listed here for admins only." in page
@@ -430,7 +429,7 @@ def test_search_matches_a_quarantined_project_by_name_only_but_for_admins(descri
     assert finds_alpha(described, "carol", WORD)
 
 
-# -- writes on a quarantined project answer names and states, without downloads -----------
+# -- owners manage a quarantined project's files by name, without downloads -----------------
 
 FILE_URL = f"/api/package/alpha/{WHEEL}"
 
@@ -487,3 +486,58 @@ def test_an_upload_token_that_may_not_read_gets_names_only_from_a_write(describe
     assert_no_file_facts(described, answer.text)
     kept = described.put("/api/package/alpha/1.0/keep", headers=minted)
     assert kept.json == {"packages": [managed(yanked=True, keep=True)]}
+
+
+def test_owners_list_a_quarantined_projects_files_by_name_and_may_delete_them(described):
+    put(described, "alpha", {"status": "quarantined", "reason": "malware"})
+    for url in ("/api/package/alpha/", "/api/package/alpha/1.0/"):
+        listed = described.get(url, headers=auth("bob"))
+        assert listed.json["packages"] == [managed()], url
+        assert_no_file_facts(described, listed.text)
+        carol = described.get(url, headers=auth("carol"), expect_errors=True)  # a reader
+        assert carol.status_int == 404 or carol.json["packages"] == [], url
+    described.get(FILE_URL, headers=auth("bob"), status=404)  # still no download
+    described.get(FILE_URL + ".metadata", headers=auth("bob"), status=404)
+    described.delete(FILE_URL, headers=auth("carol"), status=403)  # readers may not delete
+    described.delete(FILE_URL, headers=auth("bob"), status=200)  # by the name it was listed
+    assert services(described).packages.files("alpha") == []
+
+
+def test_a_quarantined_private_projects_names_go_to_its_owners_only(described):
+    put(described, "secret", {"status": "quarantined"})
+    wheel = wheel_name("secret", "1.0")
+    listed = described.get("/api/package/secret/", headers=auth("bob")).json["packages"]
+    assert [p["filename"] for p in listed] == [wheel] and "url" not in listed[0]
+    assert described.get("/api/package/secret/", headers=auth("dave")).json["packages"] == []
+    described.get("/api/package/secret/1.0/", headers=auth("dave"), status=404)
+    for url in ("/api/package/{}/", "/api/package/{}/1.0/"):  # carol may not read it
+        private = described.get(url.format("secret"), headers=auth("carol"), status=404)
+        missing = described.get(url.format("nothing"), headers=auth("carol"), status=404)
+        assert private.body.replace(b"secret", b"nothing") == missing.body
+    refusals = []
+    for project in ("secret", "nothing"):  # nor write to it: a refusal tells nothing either
+        refused = described.patch_json(
+            f"/api/package/{project}/{wheel_name(project, '1.0')}",
+            {"yanked": True},
+            headers=auth("carol"),
+            status=403,
+        )
+        assert wheel.encode() not in refused.body
+        refusals.append(refused.body.replace(b"secret", b"nothing"))
+    assert refusals[0] == refusals[1]
+
+
+def test_the_web_project_page_lists_a_quarantined_projects_file_names_to_its_owners(described):
+    put(described, "alpha", {"status": "quarantined", "reason": "malware"})
+    csrf = sign_in(described, "bob")
+    page = described.get("/project/alpha/").text
+    assert "This project is quarantined: its files are listed by name only" in page
+    assert "their names are listed here, without downloads" in page
+    assert f"<td>{WHEEL}</td>" in page  # the name, as text: not a link
+    assert 'action="/project/alpha/yank"' in page and 'action="/project/alpha/delete"' in page
+    for hidden in ("/api/package/", SUMMARY, README_MARK, "pip install", "<time"):
+        assert hidden not in page, hidden
+    assert_no_file_facts(described, page)
+    form = {"csrf_token": csrf, "filename": WHEEL}
+    described.post("/project/alpha/delete", form, status=303)
+    assert services(described).packages.files("alpha") == []
