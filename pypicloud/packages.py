@@ -155,6 +155,7 @@ class PackageService:
         self._summary: tuple[int, list[ProjectSummary]] | None = None
         self._summary_lock = threading.Lock()
         self._statuses: tuple[int, dict[str, ProjectStatus]] = (-1, {})
+        self._quarantined: tuple[int, frozenset[str]] | None = None
         self.window = ChangeWindow()
         self.file_locks = KeyLocks()
         self.rebuilder = Rebuilder(cache, self._listing, self._reload, on_finish=self._rebuilt)
@@ -238,6 +239,20 @@ class PackageService:
         per-serial memo of ``status`` never answers the next one (and a write should not
         act on a status up to ``db.serial_cache_ms`` old)."""
         return load_status(self.cache.project_status(canonicalize_name(name)))
+
+    def quarantined(self) -> frozenset[str]:
+        """Every quarantined project, for a search over all of them: one batched read of
+        the statuses of ``summary()``'s projects, kept until the serial moves as that is.
+        Names come from the database, so unlike ``status()`` none is chosen by a client."""
+        serial = self.serial()
+        with self._summary_lock:
+            if self._quarantined is not None and self._quarantined[0] == serial:
+                return self._quarantined[1]
+        kept = self.cache.project_statuses(row.name for row in self.summary())
+        found = frozenset(name for name, text in kept.items() if load_status(text).hides_files)
+        with self._summary_lock:
+            self._quarantined = (serial, found)
+        return found
 
     def offered(self, name: str) -> list[Package]:
         """The files index pages offer for installation: none of a quarantined project."""

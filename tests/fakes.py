@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from typing import BinaryIO
 
 from pypicloud.access.base import Grants, Mode, UserFacts
+from pypicloud.cache.base import ProjectSummary, summarize
 from pypicloud.models import Package
 from pypicloud.storage import FileExists, PackageNotStored
 from pypicloud.tokens import ApiToken, token_digest
@@ -229,6 +230,9 @@ class MemoryCache:
     def distinct(self) -> list[str]:
         return sorted({p.name for p in self.records.values()})
 
+    def summary(self) -> list[ProjectSummary]:
+        return summarize(self.records.values())
+
     def save(self, package: Package) -> None:
         if self.fail_saves:
             raise RuntimeError("database down")
@@ -278,6 +282,9 @@ class MemoryCache:
 
     def project_status(self, name: str) -> str | None:
         return self.statuses.get(name)
+
+    def project_statuses(self, names: Iterable[str]) -> dict[str, str]:
+        return {name: self.statuses[name] for name in names if name in self.statuses}
 
     def save_project_status(self, name: str, value: str | None) -> None:
         if value is None:

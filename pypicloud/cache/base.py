@@ -128,6 +128,11 @@ class Cache(Protocol):
         in storage: a rebuild or ``clear_all`` replaces records and leaves them be."""
         ...
 
+    def project_statuses(self, names: Iterable[str]) -> dict[str, str]:
+        """The status texts kept for ``names``, only those that have one, in as few round
+        trips as the backend allows (the home page's search asks for every project)."""
+        ...
+
 
 def summarize(packages: Iterable[Package]) -> list[ProjectSummary]:
     """The ``summary()`` rows of a set of records, by name."""
@@ -177,6 +182,9 @@ class CacheDefaults(abc.ABC):
     @abc.abstractmethod
     def save_core_metadata(self, filename: str, content: bytes) -> None: ...
 
+    @abc.abstractmethod
+    def project_status(self, name: str) -> str | None: ...
+
     def summary(self) -> list[ProjectSummary]:
         return summarize(self.all_packages())
 
@@ -213,6 +221,11 @@ class CacheDefaults(abc.ABC):
     def state(self, name: str) -> str | None:
         with _local_locks_guard:
             return _local_state.get((id(self), name))
+
+    def project_statuses(self, names: Iterable[str]) -> dict[str, str]:
+        """One read per name, for a backend with no batched read."""
+        found = {name: self.project_status(name) for name in names}
+        return {name: value for name, value in found.items() if value is not None}
 
     def check_health(self) -> tuple[bool, str]:
         """Healthy when the serial can be read: it is one round trip on every backend."""

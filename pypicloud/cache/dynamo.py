@@ -45,6 +45,8 @@ LOCK_SECONDS = 300
 #: How often ``all`` asks a lagging ``name-index`` (pausing 50 ms, 100 ms... between).
 INDEX_TRIES = 5
 INDEX_PAUSE = 0.05
+#: Keys a BatchGetItem takes at most.
+STATUS_BATCH = 100
 SERIAL = {"key": {"S": "serial"}}
 LOCK = {"key": {"S": "lock"}}
 
@@ -599,6 +601,22 @@ class DynamoCache(CacheDefaults):
             TableName=self.meta, Key=self._status_key(name), ConsistentRead=True
         ).get("Item")
         return item["value"]["S"] if item else None
+
+    def project_statuses(self, names: Iterable[str]) -> dict[str, str]:
+        """BatchGetItem, STATUS_BATCH keys a call (DynamoDB's limit), consistent reads; keys
+        the service left unprocessed (throttled) are asked again."""
+        keys = [self._status_key(name) for name in dict.fromkeys(names)]
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), STATUS_BATCH):
+            pending: dict[str, Any] = {
+                self.meta: {"Keys": keys[start : start + STATUS_BATCH], "ConsistentRead": True}
+            }
+            while pending:
+                answer = self.client.batch_get_item(RequestItems=pending)
+                for item in answer.get("Responses", {}).get(self.meta, []):
+                    found[item["key"]["S"].removeprefix("project_status:")] = item["value"]["S"]
+                pending = answer.get("UnprocessedKeys") or {}
+        return found
 
     def save_project_status(self, name: str, value: str | None) -> None:
         """The item and the serial's ADD in one transaction (a reload's lock does not

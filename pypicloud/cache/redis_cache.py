@@ -330,6 +330,15 @@ class RedisCache(CacheDefaults):
         found = self.client.get(self._status_key(name))
         return None if found is None else _text(found)
 
+    def project_statuses(self, names: Iterable[str]) -> dict[str, str]:
+        """One round trip of GETs (a pipeline, not MGET: a cluster's keys span slots)."""
+        wanted = list(names)
+        batch = self.client.pipeline(transaction=False)
+        for name in wanted:
+            batch.get(self._status_key(name))
+        found = zip(wanted, batch.execute() if wanted else [], strict=True)
+        return {name: _text(value) for name, value in found if value is not None}
+
     def save_project_status(self, name: str, value: str | None) -> None:
         key = self._status_key(name)
 

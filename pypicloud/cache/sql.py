@@ -154,6 +154,9 @@ state_table = Table(
 )
 
 
+#: Names ``project_statuses`` asks for by name (SQLite's oldest bound is 999 parameters).
+STATUS_CHUNK = 500
+
 # PEP 792 project statuses (pypicloud.status): a row only for a project not active.
 status_table = Table(
     "pypicloud_project_status",
@@ -393,6 +396,17 @@ class SQLCache(CacheDefaults):
     def project_status(self, name: str) -> str | None:
         with self.engine.connect() as conn:
             return conn.execute(_STATUS, {"key": name}).scalar()
+
+    def project_statuses(self, names: Iterable[str]) -> dict[str, str]:
+        """The table holds a row only for a project that is not active (a few): for more
+        than STATUS_CHUNK names it is read whole, else the names are asked for."""
+        wanted = set(names)
+        query = select(status_table.c.name, status_table.c.value)
+        if len(wanted) <= STATUS_CHUNK:
+            query = query.where(status_table.c.name.in_(sorted(wanted)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return {row.name: row.value for row in rows if row.name in wanted}
 
     def save_project_status(self, name: str, value: str | None) -> None:
         with self._writing() as conn:

@@ -12,7 +12,7 @@ from pypicloud.packages import NotAllowed
 from pypicloud.security import LIST, READ, WRITE
 from pypicloud.views.common import principals, readable, stable_file_url, upload_time
 from pypicloud.views.files import METADATA_SUFFIX, download, metadata_response
-from pypicloud.views.project_status import withheld
+from pypicloud.views.project_status import Shown, files_shown, withheld
 from pypicloud.views.upload import read_form, refuse, store_upload
 
 
@@ -37,6 +37,32 @@ def package_json(request: Request, package: Package) -> dict:
     }
 
 
+def managed_json(package: Package) -> dict:
+    """A file whose facts are withheld, as its owners see it: what names it and what they
+    may change, no URL and nothing read from the file (summary, digests, size)."""
+    return {
+        "name": package.name,
+        "version": package.version,
+        "filename": package.filename,
+        "yanked": package.yanked is not False,
+        "yanked_reason": package.yanked or None,
+        "keep": package.kept,
+    }
+
+
+def shown_json(request: Request, package: Package, shown: Shown) -> dict:
+    """A file in the shape ``files_shown`` allows (never called for ``NOTHING``)."""
+    return package_json(request, package) if shown is Shown.FILES else managed_json(package)
+
+
+def files_json(request: Request, files: list[Package]) -> list[dict]:
+    """The project's files as this caller may see them (see ``files_shown``)."""
+    shown = files_shown(request, request.context.project)
+    if shown is Shown.NOTHING:
+        return []
+    return [shown_json(request, p, shown) for p in files]
+
+
 @view_config(route_name="api_packages", request_method="GET", renderer="json", permission=LIST)
 def list_projects(request: Request) -> dict:
     return {"packages": sorted(readable(request, request.services.packages.projects()))}
@@ -45,14 +71,14 @@ def list_projects(request: Request) -> dict:
 @view_config(route_name="api_project", request_method="GET", renderer="json", permission=READ)
 def list_files(request: Request) -> dict:
     """The project's files, and its status (PEP 792). A quarantined project is listed with
-    no file to anyone but an admin, as the simple index offers none: its downloads 404."""
+    no file to readers, as the simple index offers none (its downloads 404), and with
+    names and states only to its owners, who manage them; admins see everything."""
     name = request.context.project
     files = request.services.packages.files(name)
     if not files:  # existence before the quarantine, so the project itself stays visible
         raise HTTPNotFound()
-    shown = [] if withheld(request, name) else files
     return {
-        "packages": [package_json(request, p) for p in shown],
+        "packages": files_json(request, files),
         "project_status": request.services.packages.status(name).as_json(),
     }
 
@@ -121,22 +147,23 @@ def _yank_body(request: Request) -> tuple[bool, str]:
 
 @view_config(route_name="api_file", request_method="PATCH", renderer="json", permission=WRITE)
 def patch_file(request: Request) -> dict:
-    """Yank or unyank one file."""
+    """Yank or unyank one file; the answer shows what ``files_shown`` allows."""
     package = _lookup(request)
     yanked, reason = _yank_body(request)
-    return package_json(request, request.services.packages.set_yanked(package, yanked, reason))
+    changed = request.services.packages.set_yanked(package, yanked, reason)
+    return shown_json(request, changed, files_shown(request, request.context.project))
 
 
 @view_config(route_name="api_release", request_method="GET", renderer="json", permission=READ)
 def get_release(request: Request) -> dict:
-    """One version's files; a quarantined project's versions are missing to all but admins
-    (as PyPI's JSON API answers for them)."""
-    if withheld(request, request.context.project):
+    """One version's files; a quarantined project's versions are missing to readers (as
+    PyPI's JSON API answers for them) and listed by name to its owners (see list_files)."""
+    if files_shown(request, request.context.project) is Shown.NOTHING:
         raise HTTPNotFound()
     files = request.services.packages.release(request.context.project, _version(request))
     if not files:
         raise HTTPNotFound()
-    return {"packages": [package_json(request, p) for p in files]}
+    return {"packages": files_json(request, files)}
 
 
 @view_config(route_name="api_release", request_method="PATCH", renderer="json", permission=WRITE)
@@ -148,7 +175,7 @@ def patch_release(request: Request) -> dict:
         raise HTTPNotFound()
     yanked, reason = _yank_body(request)
     changed = packages.set_release_yanked(files, yanked, reason)
-    return {"packages": [package_json(request, p) for p in changed]}
+    return {"packages": files_json(request, changed)}
 
 
 @view_config(
@@ -163,7 +190,7 @@ def keep_release(request: Request) -> dict:
     if not files:
         raise HTTPNotFound()
     changed = packages.set_release_kept(files, request.method == "PUT")
-    return {"packages": [package_json(request, p) for p in changed]}
+    return {"packages": files_json(request, changed)}
 
 
 def _version(request: Request) -> str:

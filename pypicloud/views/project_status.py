@@ -7,6 +7,8 @@ neither files nor a status, so the answer never depends on anything else.
 
 from __future__ import annotations
 
+import enum
+
 from pyramid.httpexceptions import HTTPBadRequest, HTTPNotFound, HTTPSeeOther
 from pyramid.request import Request
 from pyramid.view import view_config
@@ -21,6 +23,31 @@ def withheld(request: Request, name: str | None) -> bool:
     if name is None or not request.services.packages.status(name).hides_files:
         return False
     return not request.has_permission(ADMINISTER)
+
+
+class Shown(enum.Enum):
+    """How much of a project's files a listing or a write's answer shows."""
+
+    FILES = "files"  # every fact, download URLs included
+    NAMES = "names"  # each file's name and states (yanked, kept): enough to manage it
+    NOTHING = "nothing"
+
+
+def files_shown(request: Request, name: str) -> Shown:
+    """What this request is shown of ``name``'s files in a listing, a page or a write's
+    answer (its context is the project).
+
+    A quarantined project's files are withheld from all but admins, yet its owners (who
+    may write to it) still get their names and states, never a URL or a fact read from a
+    file: they may yank, keep or delete those files, and could not name them otherwise.
+    PyPI freezes a quarantined project, since only its admins set or clear quarantine;
+    here its owners may set and clear it themselves (``put_status``), so hiding the names
+    they manage would only make a clean-up harder. Readers who may not write see none.
+    Whoever may write but not read (a trusted publisher's upload token) is never shown
+    more than names."""
+    if withheld(request, name):
+        return Shown.NAMES if request.has_permission(WRITE) else Shown.NOTHING
+    return Shown.FILES if request.has_permission(READ) else Shown.NAMES
 
 
 def _known(request: Request) -> tuple[str, ProjectStatus]:

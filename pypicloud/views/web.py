@@ -7,6 +7,7 @@ token; Pyramid checks it on every POST made with the session cookie.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -70,9 +71,23 @@ def install_lines(request: Request, project: str = "PACKAGE") -> dict[str, str]:
     }
 
 
-def search(rows: list[ProjectSummary], visible: set[str], query: str) -> list[ProjectSummary]:
-    """The visible rows whose name or summary contains every word of ``query``."""
+def search(
+    rows: list[ProjectSummary],
+    visible: set[str],
+    query: str,
+    by_name_only: Callable[[], frozenset[str]] = frozenset,
+) -> list[ProjectSummary]:
+    """The visible rows whose name or summary contains every word of ``query``.
+
+    A row named in ``by_name_only()`` (asked once, only when a summary would decide a
+    match) is matched on its name alone. The home page passes the quarantined projects to
+    anyone but an admin: a summary comes from a file, and a quarantined project's files
+    are hidden from them, so a hit on it would tell what the hidden file says. PyPI drops
+    quarantined projects from its search altogether; here a listing with no query shows
+    every readable project, a quarantined one by name with its tag, so a search finds it
+    by that name too and by nothing else. Admins see everything, so nothing is excluded."""
     words = query.lower().split()
+    excluded: frozenset[str] | None = None
     found = []
     for row in rows:
         if row.name not in visible:
@@ -81,8 +96,21 @@ def search(rows: list[ProjectSummary], visible: set[str], query: str) -> list[Pr
             text = f"{row.name} {row.summary or ''}".lower()
             if not all(word in text for word in words):
                 continue
+            if not all(word in row.name.lower() for word in words):  # the summary decided
+                if excluded is None:
+                    excluded = by_name_only()
+                if row.name in excluded:
+                    continue
         found.append(row)
     return found
+
+
+def unsearchable_summaries(request: Request) -> Callable[[], frozenset[str]]:
+    """The projects whose summary this viewer's search may not match: the quarantined
+    ones, but to admins (see ``search``)."""
+    if request.has_permission(ADMINISTER):
+        return frozenset
+    return request.services.packages.quarantined
 
 
 def quarantined_rows(request: Request, rows: list[ProjectSummary]) -> set[str]:
@@ -109,7 +137,8 @@ def home(request: Request) -> Response:
     rows: list[ProjectSummary] = []
     if may_list:
         summary = request.services.packages.summary()
-        rows = search(summary, readable(request, [row.name for row in summary]), query)
+        visible = readable(request, [row.name for row in summary])
+        rows = search(summary, visible, query, unsearchable_summaries(request))
     number = page_number(request)
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     number = min(number, pages)

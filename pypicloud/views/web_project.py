@@ -27,7 +27,7 @@ from pypicloud.security import READ, WRITE
 from pypicloud.status import MAX_REASON as MAX_STATUS_REASON
 from pypicloud.status import Status
 from pypicloud.views.common import principals, stable_file_url
-from pypicloud.views.project_status import withheld
+from pypicloud.views.project_status import Shown, files_shown
 from pypicloud.views.web import install_lines, page
 
 log = logging.getLogger(__name__)
@@ -105,18 +105,19 @@ def metadata_of(request: Request, files: list[Package]) -> CoreMetadata | None:
 @view_config(route_name="web_project", request_method=("GET", "HEAD"), permission=READ)
 def project_page(request: Request) -> Response:
     """The project, its releases and the newest file's metadata. A quarantined project's
-    page keeps its name and status but, to anyone but an admin, shows no file, link or
-    metadata (which comes from a file): the same rule as its downloads."""
+    page keeps its name and status but, to anyone but an admin, shows no link or metadata
+    (which comes from a file): the same rule as its downloads. Its owners still see its
+    releases' file names, to yank or delete them; readers see no file (``files_shown``)."""
     name = request.context.project
     files = request.services.packages.files(name)
     if not files:  # before the redirect, which would tell a missing name from a private one
         raise HTTPNotFound()
     if request.matchdict["name"] != name or request.matched_route.name != "web_project":
         raise HTTPMovedPermanently(location=request.route_path("web_project", name=name))
-    files_withheld = withheld(request, name)
-    if files_withheld:
+    shown = files_shown(request, name)
+    if shown is Shown.NOTHING:
         files = []
-    meta = metadata_of(request, files) if files else None
+    meta = metadata_of(request, files) if files and shown is Shown.FILES else None
     readme = None
     if meta is not None and meta.description:
         readme = render_readme(meta.description, meta.description_content_type)
@@ -124,7 +125,8 @@ def project_page(request: Request) -> Response:
         request,
         "project.html",
         name=name,
-        files_withheld=files_withheld,
+        files_withheld=shown is not Shown.FILES,
+        names_only=shown is Shown.NAMES,
         releases=releases(files),
         meta=meta,
         readme=readme,

@@ -124,3 +124,30 @@ def test_the_status_is_read_once_per_serial():
     assert packages.status("alpha").status is Status.DEPRECATED
     assert packages.status("alpha").status is Status.DEPRECATED
     assert reads == ["alpha"]
+
+
+def test_the_quarantined_projects_are_one_batched_read_per_serial():
+    """The home page's search asks for every project's status: one batched read, kept
+    until the serial moves, and only quarantined projects are in the answer."""
+    packages = service()
+    for name in ("alpha", "beta", "gamma"):
+        packages.upload(request(name, "1.0"))
+    packages.set_status("alpha", ProjectStatus(Status.QUARANTINED, "malware"))
+    packages.set_status("beta", ProjectStatus(Status.ARCHIVED))
+    batches: list[list[str]] = []
+    real = packages.cache.project_statuses
+
+    def batched(names):
+        batches.append(list(names))
+        return real(batches[-1])
+
+    packages.cache.project_statuses = batched
+    one_by_one = packages.cache.project_status
+    packages.cache.project_status = lambda name: pytest.fail("one read per name")
+    assert packages.quarantined() == {"alpha"}
+    assert packages.quarantined() == {"alpha"}
+    assert batches == [["alpha", "beta", "gamma"]]
+    packages.cache.project_status = one_by_one
+    packages.set_status("alpha", ACTIVE)  # moves the serial
+    assert packages.quarantined() == frozenset()
+    assert len(batches) == 2

@@ -518,6 +518,20 @@ def test_project_status_round_trips_and_is_dropped(cache):
     cache.save_project_status("never-set", None)  # dropping nothing is not an error
 
 
+def test_statuses_are_read_in_one_batch_of_any_size(cache):
+    """Only names with a status are in the answer; more names than one round trip of any
+    backend takes (SQL's chunk, DynamoDB's 100 keys), and a name twice, are fine."""
+    cache.save_project_status("pkg", ARCHIVED)
+    cache.save_project_status("other", '{"status": "quarantined"}')
+    names = [f"none-{i}" for i in range(250)] + ["other", "pkg", "pkg"] + ["none-1"] * 2
+    names += [f"more-{i}" for i in range(300)]
+    assert cache.project_statuses(names) == {"pkg": ARCHIVED, "other": '{"status": "quarantined"}'}
+    assert cache.project_statuses([]) == {}
+    assert cache.project_statuses(iter(["pkg"])) == {"pkg": ARCHIVED}
+    cache.save_project_status("pkg", None)
+    assert cache.project_statuses(["pkg", "other"]) == {"other": '{"status": "quarantined"}'}
+
+
 def test_a_status_change_moves_the_serial_and_reading_it_does_not(cache):
     seen = [cache.serial()]
     for value in (ARCHIVED, '{"status": "quarantined"}', None):

@@ -5,6 +5,7 @@ SQLite; the backends are in tests/functional/cache/test_contract.py."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 import pytest
@@ -323,15 +324,15 @@ def test_the_rest_listing_hides_a_quarantined_projects_files_but_to_admins(descr
     described.get("/api/package/alpha/1.0/", headers=auth("carol"), status=200)
     described.get(provenance, headers=auth("carol"), status=200)
     put(described, "alpha", {"status": "quarantined", "reason": "malware"})
+    response = described.get("/api/package/alpha/", headers=auth("carol"))  # a reader
+    assert response.json == {
+        "packages": [],
+        "project_status": {"status": "quarantined", "reason": "malware"},
+    }
+    assert "/api/package/alpha/alpha" not in response.text  # no download link
     for user in ("carol", "bob"):  # a reader, and an owner who is no admin
-        response = described.get("/api/package/alpha/", headers=auth(user))
-        assert response.json == {
-            "packages": [],
-            "project_status": {"status": "quarantined", "reason": "malware"},
-        }
-        assert "/api/package/alpha/alpha" not in response.text  # no download link
-        described.get("/api/package/alpha/1.0/", headers=auth(user), status=404)
         described.get(provenance, headers=auth(user), status=404)
+    described.get("/api/package/alpha/1.0/", headers=auth("carol"), status=404)
     assert [p["filename"] for p in rest_listing(described, "alice")["packages"]] == [WHEEL]
     described.get("/api/package/alpha/1.0/", headers=auth("alice"), status=200)
     described.get(provenance, headers=auth("alice"), status=200)
@@ -363,13 +364,12 @@ def test_the_web_project_page_hides_a_quarantined_projects_files_but_to_admins(d
     page = project_page(described, "carol")
     assert link in page and SUMMARY in page and README_MARK in page and "pip install" in page
     put(described, "alpha", {"status": "quarantined", "reason": "malware"})
-    for user in ("carol", "bob"):
-        page = project_page(described, user)
-        assert "This project is quarantined." in page and "malware" in page
-        assert "This project is quarantined: its files are not shown." in page
-        assert "not offered for installation and are not shown here." in page
-        for hidden in (WHEEL, "/api/package/", SUMMARY, README_MARK, "pip install"):
-            assert hidden not in page, (user, hidden)
+    page = project_page(described, "carol")  # a reader (bob, an owner, is tested below)
+    assert "This project is quarantined." in page and "malware" in page
+    assert "This project is quarantined: its files are not shown." in page
+    assert "not offered for installation and are not shown here." in page
+    for hidden in (WHEEL, "/api/package/", SUMMARY, README_MARK, "pip install"):
+        assert hidden not in page, hidden
     page = project_page(described, "alice")
     assert "This project is quarantined." in page and link in page and README_MARK in page
     assert "they are listed here for admins only." in page
@@ -395,3 +395,149 @@ def test_the_home_page_row_of_a_quarantined_project_shows_no_file_facts(describe
     put(described, "alpha", {"status": "active"})
     again = row("carol")
     assert "1.0" in again and SUMMARY in again and "quarantined" not in again
+
+
+# -- search matches a quarantined project by name only, but for admins -------------------------
+
+WORD = SUMMARY.split()[0]  # a word of alpha's summary, not of its name
+NOWHERE = "nowhere-word-0000"  # the same length: a miss, to compare pages with
+
+
+def search_page(app, user: str, query: str) -> str:
+    return app.get("/", {"q": query}, headers=auth(user)).text
+
+
+def finds_alpha(app, user: str, query: str) -> bool:
+    return 'href="/project/alpha/"' in search_page(app, user, query)
+
+
+def test_search_matches_a_quarantined_project_by_name_only_but_for_admins(described):
+    assert finds_alpha(described, "carol", WORD)
+    put(described, "alpha", {"status": "quarantined", "reason": "malware"})
+    for user in ("carol", "bob"):  # a reader, and an owner who is no admin
+        assert not finds_alpha(described, user, WORD), user
+        assert not finds_alpha(described, user, f"alpha {WORD}"), user
+        # A hit on the hidden summary is a miss like any other: the page tells nothing.
+        page = search_page(described, user, WORD)
+        assert page.replace(WORD, NOWHERE) == search_page(described, user, NOWHERE)
+        named = search_page(described, user, "alph")
+        assert 'href="/project/alpha/"' in named and "quarantined</span>" in named
+        assert SUMMARY not in named
+    assert finds_alpha(described, "alice", WORD)
+    assert SUMMARY in search_page(described, "alice", WORD)
+    put(described, "alpha", {"status": "active"})  # a new serial: the set is asked again
+    assert finds_alpha(described, "carol", WORD)
+
+
+# -- owners manage a quarantined project's files by name, without downloads -----------------
+
+FILE_URL = f"/api/package/alpha/{WHEEL}"
+
+
+def managed(**states) -> dict:
+    """A file as an owner who is no admin sees it in a quarantined project."""
+    entry = {"name": "alpha", "version": "1.0", "filename": WHEEL}
+    return {**entry, "yanked": False, "yanked_reason": None, "keep": False, **states}
+
+
+def assert_no_file_facts(app, text: str) -> None:
+    """Nothing of the file itself: no download URL, no summary, no digest."""
+    sha256 = services(app).cache.fetch(WHEEL).sha256
+    for hidden in ("http://localhost/api/package/", "url", SUMMARY, sha256):
+        assert hidden not in text, hidden
+
+
+def test_writes_on_a_quarantined_project_answer_names_and_states_without_urls(described):
+    bob = auth("bob")  # an owner who is no admin
+    put(described, "alpha", {"status": "quarantined", "reason": "malware"})
+    writes = [
+        (described.patch_json, FILE_URL, {"yanked": True, "reason": "bad"}, None),
+        (described.patch_json, "/api/package/alpha/1.0/", {"yanked": False}, "packages"),
+        (described.put, "/api/package/alpha/1.0/keep", None, "packages"),
+        (described.delete, "/api/package/alpha/1.0/keep", None, "packages"),
+    ]
+    expected = [
+        managed(yanked=True, yanked_reason="bad"),
+        [managed()],
+        [managed(keep=True)],
+        [managed()],
+    ]
+    for (send, url, body, key), wanted in zip(writes, expected, strict=True):
+        response = send(url, body, headers=bob) if body is not None else send(url, headers=bob)
+        assert (response.json[key] if key else response.json) == wanted, url
+        assert_no_file_facts(described, response.text)
+    yanked = described.patch_json(FILE_URL, {"yanked": True}, headers=auth("alice")).json
+    assert yanked["url"] == f"http://localhost{FILE_URL}" and yanked["summary"] == SUMMARY
+    put(described, "alpha", {"status": "active"})
+    unyanked = described.patch_json(FILE_URL, {"yanked": False}, headers=bob).json
+    assert unyanked["url"] == f"http://localhost{FILE_URL}"
+
+
+def test_an_upload_token_that_may_not_read_gets_names_only_from_a_write(described):
+    """A trusted publisher's minted token may yank (it writes) but reads nothing: its
+    answer names the files, with no URL or fact of a file, even on an active project."""
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15)
+    tokens = services(described).tokens
+    secret, _ = tokens.create("oidc:0123abcd", projects=["alpha"], upload=True, expires=later)
+    minted = auth("__token__", secret)
+    described.get("/api/package/alpha/", headers=minted, status=404)  # it reads nothing
+    answer = described.patch_json(FILE_URL, {"yanked": True}, headers=minted)
+    assert answer.json == managed(yanked=True)
+    assert_no_file_facts(described, answer.text)
+    kept = described.put("/api/package/alpha/1.0/keep", headers=minted)
+    assert kept.json == {"packages": [managed(yanked=True, keep=True)]}
+
+
+def test_owners_list_a_quarantined_projects_files_by_name_and_may_delete_them(described):
+    put(described, "alpha", {"status": "quarantined", "reason": "malware"})
+    for url in ("/api/package/alpha/", "/api/package/alpha/1.0/"):
+        listed = described.get(url, headers=auth("bob"))
+        assert listed.json["packages"] == [managed()], url
+        assert_no_file_facts(described, listed.text)
+        carol = described.get(url, headers=auth("carol"), expect_errors=True)  # a reader
+        assert carol.status_int == 404 or carol.json["packages"] == [], url
+    described.get(FILE_URL, headers=auth("bob"), status=404)  # still no download
+    described.get(FILE_URL + ".metadata", headers=auth("bob"), status=404)
+    described.delete(FILE_URL, headers=auth("carol"), status=403)  # readers may not delete
+    described.delete(FILE_URL, headers=auth("bob"), status=200)  # by the name it was listed
+    assert services(described).packages.files("alpha") == []
+
+
+def test_a_quarantined_private_projects_names_go_to_its_owners_only(described):
+    put(described, "secret", {"status": "quarantined"})
+    wheel = wheel_name("secret", "1.0")
+    listed = described.get("/api/package/secret/", headers=auth("bob")).json["packages"]
+    assert [p["filename"] for p in listed] == [wheel] and "url" not in listed[0]
+    assert described.get("/api/package/secret/", headers=auth("dave")).json["packages"] == []
+    described.get("/api/package/secret/1.0/", headers=auth("dave"), status=404)
+    for url in ("/api/package/{}/", "/api/package/{}/1.0/"):  # carol may not read it
+        private = described.get(url.format("secret"), headers=auth("carol"), status=404)
+        missing = described.get(url.format("nothing"), headers=auth("carol"), status=404)
+        assert private.body.replace(b"secret", b"nothing") == missing.body
+    refusals = []
+    for project in ("secret", "nothing"):  # nor write to it: a refusal tells nothing either
+        refused = described.patch_json(
+            f"/api/package/{project}/{wheel_name(project, '1.0')}",
+            {"yanked": True},
+            headers=auth("carol"),
+            status=403,
+        )
+        assert wheel.encode() not in refused.body
+        refusals.append(refused.body.replace(b"secret", b"nothing"))
+    assert refusals[0] == refusals[1]
+
+
+def test_the_web_project_page_lists_a_quarantined_projects_file_names_to_its_owners(described):
+    put(described, "alpha", {"status": "quarantined", "reason": "malware"})
+    csrf = sign_in(described, "bob")
+    page = described.get("/project/alpha/").text
+    assert "This project is quarantined: its files are listed by name only" in page
+    assert "their names are listed here, without downloads" in page
+    assert f"<td>{WHEEL}</td>" in page  # the name, as text: not a link
+    assert 'action="/project/alpha/yank"' in page and 'action="/project/alpha/delete"' in page
+    for hidden in ("/api/package/", SUMMARY, README_MARK, "pip install", "<time"):
+        assert hidden not in page, hidden
+    assert_no_file_facts(described, page)
+    form = {"csrf_token": csrf, "filename": WHEEL}
+    described.post("/project/alpha/delete", form, status=303)
+    assert services(described).packages.files("alpha") == []

@@ -22,6 +22,7 @@ class Primitives(CacheDefaults):
         self.writes = 0
         self.broken: Exception | None = None
         self.metadata: dict[str, bytes] = {}
+        self.statuses: dict[str, str] = {}
 
     def all_packages(self) -> list[Package]:
         return list(self.records.values())
@@ -45,6 +46,9 @@ class Primitives(CacheDefaults):
 
     def save_core_metadata(self, filename: str, content: bytes) -> None:
         self.metadata[filename] = content
+
+    def project_status(self, name: str) -> str | None:
+        return self.statuses.get(name)
 
 
 def test_summary_is_derived_from_all_packages():
@@ -112,3 +116,10 @@ def test_the_in_process_lock_fallback_is_exclusive_and_expires():
     cache.unlock("rebuild", "b")
     assert cache.try_lock("rebuild", "a", 30)
     assert Primitives().try_lock("rebuild", "b", 30)  # per cache object
+
+
+def test_statuses_are_read_one_by_one_without_a_batched_read():
+    cache = Primitives()
+    cache.statuses = {"a": '{"status": "archived"}', "q": '{"status": "quarantined"}'}
+    assert cache.project_statuses(iter(["q", "none", "a"])) == cache.statuses
+    assert cache.project_statuses([]) == {}
