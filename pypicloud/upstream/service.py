@@ -53,6 +53,7 @@ from pypicloud.upstream.parsing import UpstreamFile
 from pypicloud.upstream.policy import FallbackPolicy, is_mirrored
 from pypicloud.versions import sorted_versions
 from pypicloud.views.common import principals
+from pypicloud.views.pypi_json import listing_json
 from pypicloud.views.simple import API_VERSION, file_facts
 
 log = logging.getLogger(__name__)
@@ -243,14 +244,31 @@ class Upstream:
     def json_page(
         self, request: Request, name: str, version: str | None = None
     ) -> Response | dict | None:
-        """``/pypi/<p>/json`` (or ``/pypi/<p>/<version>/json``) for a project with no file
-        uploaded here."""
+        """``/pypi/<p>/json`` (or ``/pypi/<p>/<version>/json``) wherever the simple page is
+        the fallback's: a project with no file uploaded here, and, with
+        ``pypi.always_show_upstream``, one with files uploaded here too (the merge). Without
+        that setting a project with files uploaded here is answered by the view alone, and
+        the upstream is never asked (``_consulted``); so is a release uploaded here, always.
+
+        The answer is made from the simple page's own merged list (``_facts``), not from the
+        upstream's ``/pypi/<p>/json``: one upstream request (the simple page, kept for
+        ``pypi.package_max_age``) serves both APIs, and the never-shadow rule, the cooldown,
+        an upstream quarantine and the cache mode's URLs apply to both alike, so a client
+        sees the same files in either. Files stored here are described as the view describes
+        them, with their core metadata in ``info`` when the latest release is stored here;
+        upstream releases get what the upstream's simple page tells (no summary or
+        description). ``last_serial`` is left out: this index's serial does not move when
+        the upstream changes."""
         if not self.policy.enabled or (version is not None and not VERSION_TEXT.match(version)):
             return None
         local = self._consulted(request, name)
-        if local is None or self.policy.has_private_files(local):
+        if local is None:
             return None
-        if self.options.mode == "redirect":
+        if version is not None and any(
+            not is_mirrored(p) and versions_equal(p.version, version) for p in local
+        ):
+            return None  # uploaded here, and no upstream file joins it: the view answers
+        if self.options.mode == "redirect" and not local:
             path = f"{name}/{version}" if version else name
             return HTTPFound(location=f"{self.options.base_url}pypi/{path}/json")
         try:
@@ -266,10 +284,7 @@ class Upstream:
             return _quarantined_json(name, self.status_of(name, local, page))
         if not facts:
             raise HTTPNotFound()
-        answer = _pypi_json(name, facts)
-        if version is not None:
-            del answer["releases"]
-        return answer
+        return listing_json(request, name, facts, whole=version is None)
 
     # -- files -------------------------------------------------------------------------
 
@@ -349,7 +364,8 @@ def _quarantined(page: UpstreamPage | None) -> bool:
 
 
 def _local_facts(request: Request, package: Package) -> dict[str, Any]:
-    return {**file_facts(request, package), "version": package.version}
+    """A file stored here; ``package`` lets the JSON API describe it as the view does."""
+    return {**file_facts(request, package), "version": package.version, "package": package}
 
 
 def _quarantined_json(name: str, status: ProjectStatus) -> dict[str, Any]:
@@ -385,39 +401,6 @@ def _project_json(name: str, facts: list[dict[str, Any]], status: ProjectStatus)
         "project-status": status.as_json(),
         "versions": sorted_versions(f["version"] for f in facts),
         "files": files,
-    }
-
-
-def _pypi_json(name: str, facts: list[dict[str, Any]]) -> dict[str, Any]:
-    """PyPI's JSON API shape for an upstream project, from its simple page's facts."""
-    versions = sorted_versions(f["version"] for f in facts)
-    releases = {v: [_release_file(f) for f in facts if f["version"] == v] for v in versions}
-    live = [v for v in versions if any(f["yanked"] is False for f in facts if f["version"] == v)]
-    latest = (live or versions)[-1]
-    latest_files = [f for f in facts if f["version"] == latest]
-    return {
-        "info": {
-            "name": name,
-            "version": latest,
-            "requires_python": latest_files[0]["requires_python"],
-            "yanked": all(f["yanked"] is not False for f in latest_files),
-        },
-        "releases": releases,
-        "urls": releases[latest],
-    }
-
-
-def _release_file(fact: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "filename": fact["filename"],
-        "url": fact["url"],
-        "digests": {"sha256": fact["sha256"]},
-        "size": fact["size"],
-        "packagetype": "bdist_wheel" if fact["filename"].endswith(".whl") else "sdist",
-        "requires_python": fact["requires_python"],
-        "upload_time_iso_8601": fact["upload_time"],
-        "yanked": fact["yanked"] is not False,
-        "yanked_reason": fact["yanked"] or None,
     }
 
 
