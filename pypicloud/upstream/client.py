@@ -18,7 +18,13 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-from pypicloud.upstream.parsing import InvalidPage, UpstreamFile, parse_html, parse_json
+from pypicloud.status import ProjectStatus
+from pypicloud.upstream.parsing import (
+    InvalidPage,
+    UpstreamFile,
+    parse_html_page,
+    parse_json_page,
+)
 
 if TYPE_CHECKING:
     import urllib3
@@ -42,8 +48,8 @@ class UpstreamUnavailable(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class UpstreamPage:
-    """One project's files upstream; ``stale`` when the upstream failed and this is the last
-    good copy."""
+    """One project's files upstream, and its PEP 792 status when the page gives one;
+    ``stale`` when the upstream failed and this is the last good copy."""
 
     name: str
     files: tuple[UpstreamFile, ...]
@@ -51,6 +57,7 @@ class UpstreamPage:
     fetched: float = 0.0  # time.monotonic() of the last successful (re)validation
     stale: bool = False
     missing: bool = False  # the upstream has no such project (remembered like a page)
+    status: ProjectStatus | None = None  # None: the page says nothing (readable) about it
 
 
 class UpstreamClient:
@@ -131,14 +138,20 @@ class UpstreamClient:
             content_type = (response.headers.get("Content-Type") or "").split(";")[0].strip()
             final_url = _final_url(url, response)
             try:
-                files = (
-                    parse_json(body, final_url)
+                parsed = (
+                    parse_json_page(body, final_url)
                     if content_type == SIMPLE_JSON
-                    else parse_html(body, final_url)
+                    else parse_html_page(body, final_url)
                 )
             except InvalidPage as exc:
                 raise UpstreamUnavailable(f"{url}: {exc}") from None
-            return UpstreamPage(name, tuple(files), response.headers.get("ETag"), time.monotonic())
+            return UpstreamPage(
+                name,
+                tuple(parsed.files),
+                response.headers.get("ETag"),
+                time.monotonic(),
+                status=parsed.status,
+            )
         finally:
             response.release_conn()
 

@@ -3,6 +3,16 @@ when the fallback has nothing to do with the request (the view then answers as w
 
 The views call these after their permission check, so a user who may not read the index
 gets the same 401/404 as without a fallback, and the upstream is never asked for them.
+
+Project status (PEP 792) on the pages the fallback serves (``Upstream.status_of``): a status
+set here wins; a project with files uploaded here shows its own status only (the upstream's
+is of the public project that shares the name, which never shadows ours); otherwise the
+upstream's status, read from its page (``parsing``), is passed through. An upstream
+``quarantined`` withdraws the upstream's files, as a quarantine here withdraws ours: its
+files are not listed (HTML, JSON, ``/pypi/<p>/json``), not fetched or passed through, and the
+cache mode's copies of them are not listed either (a copy already stored is still sent to
+whoever asks for it by URL: downloads of stored files never ask the upstream; set the
+status here to ``quarantined`` to refuse those too). Files uploaded here stay listed.
 """
 
 from __future__ import annotations
@@ -34,6 +44,7 @@ from pypicloud.models import Package, utcnow
 from pypicloud.negotiation import SIMPLE_JSON
 from pypicloud.packages import PackageService
 from pypicloud.settings import Settings
+from pypicloud.status import ACTIVE, ProjectStatus
 from pypicloud.templating import render
 from pypicloud.upstream.client import UpstreamClient, UpstreamPage, UpstreamUnavailable
 from pypicloud.upstream.mirror import Mirror
@@ -42,11 +53,11 @@ from pypicloud.upstream.parsing import UpstreamFile
 from pypicloud.upstream.policy import FallbackPolicy, is_mirrored
 from pypicloud.versions import sorted_versions
 from pypicloud.views.common import principals
-from pypicloud.views.simple import file_facts
+from pypicloud.views.pypi_json import listing_json
+from pypicloud.views.simple import API_VERSION, file_facts
 
 log = logging.getLogger(__name__)
 
-API_VERSION = "1.1"
 STATUS_HEADER = "X-PyPI-Upstream"
 METADATA_LIMIT = 16 * 1024 * 1024
 # What a version in a URL we redirect to may hold (PEP 440 text and a little more).
@@ -103,6 +114,8 @@ class Upstream:
         The settings are checked first: a disallowed name costs no database read either."""
         if not self.policy.name_allowed(name):
             return None
+        if self.packages.status(name).hides_files:
+            return None  # quarantined here: never the upstream's files under its name
         local = self._local(request, name)
         if not self.policy.may_look_up(name, local):
             return None
@@ -127,40 +140,69 @@ class Upstream:
             return None
         if self.options.mode == "redirect" and not local:
             return HTTPFound(location=self.client.project_url(name))
-        status = "fresh"
+        freshness = "fresh"
         try:
             page = self.client.project(name)
         except UpstreamUnavailable as exc:
             if not local:
                 raise unavailable(exc) from None
-            page, status = None, "unavailable"
+            page, freshness = None, "unavailable"
         if page is None and not local:
             raise HTTPNotFound()
         if page is not None and page.stale:
-            status = "stale"
-        facts = self._facts(request, name, local, page.files if page else ())
+            freshness = "stale"
+        facts = self._facts(request, name, local, page)
+        status = self.status_of(name, local, page)
         if content_type == SIMPLE_JSON:
-            body = _json(_project_json(name, facts))
+            body = _json(_project_json(name, facts, status))
         else:
             body = render(
-                "simple_project.html", api_version=API_VERSION, name=name, files=facts
+                "simple_project.html",
+                api_version=API_VERSION,
+                name=name,
+                files=facts,
+                status=None if status.is_active else status,
             ).encode()
-        return _response(request, body, content_type, status)
+        return _response(request, body, content_type, freshness)
+
+    def status_of(
+        self, name: str, local: Sequence[Package], page: UpstreamPage | None
+    ) -> ProjectStatus:
+        """The PEP 792 status a page the fallback serves shows (see the module's notes)."""
+        own = self.packages.status(name)
+        if not own.is_active or self.policy.has_private_files(local):
+            return own
+        return page.status if page is not None and page.status is not None else ACTIVE
+
+    def _offered(
+        self, name: str, local: Sequence[Package], page: UpstreamPage | None
+    ) -> list[UpstreamFile]:
+        """The upstream files listed beside the local ones: none of a project the upstream
+        quarantines."""
+        if page is None or _quarantined(page):
+            return []
+        return self.policy.visible(name, local, page.files, utcnow())
 
     def _facts(
         self,
         request: Request,
         name: str,
         local: Sequence[Package],
-        upstream: Sequence[UpstreamFile],
+        page: UpstreamPage | None,
     ) -> list[dict[str, Any]]:
-        kept = self.policy.visible(name, local, upstream, utcnow())
+        kept = self._offered(name, local, page)
+        withdrawn = _quarantined(page)
         cached = {p.filename: p for p in local}
         listed = {entry.filename for entry in kept}
         facts = [self._upstream_facts(request, name, e, cached.get(e.filename)) for e in kept]
         # Files uploaded here, and copies the cache mode made that the upstream no longer
-        # lists (or the cooldown now hides): a cached file stays available.
-        facts += [_local_facts(request, p) for p in reversed(local) if p.filename not in listed]
+        # lists (or the cooldown now hides): a cached file stays available, unless the
+        # upstream quarantined the project it was copied from.
+        facts += [
+            _local_facts(request, p)
+            for p in reversed(local)
+            if p.filename not in listed and not (withdrawn and is_mirrored(p))
+        ]
         return facts
 
     def _upstream_facts(
@@ -202,14 +244,31 @@ class Upstream:
     def json_page(
         self, request: Request, name: str, version: str | None = None
     ) -> Response | dict | None:
-        """``/pypi/<p>/json`` (or ``/pypi/<p>/<version>/json``) for a project with no file
-        uploaded here."""
+        """``/pypi/<p>/json`` (or ``/pypi/<p>/<version>/json``) wherever the simple page is
+        the fallback's: a project with no file uploaded here, and, with
+        ``pypi.always_show_upstream``, one with files uploaded here too (the merge). Without
+        that setting a project with files uploaded here is answered by the view alone, and
+        the upstream is never asked (``_consulted``); so is a release uploaded here, always.
+
+        The answer is made from the simple page's own merged list (``_facts``), not from the
+        upstream's ``/pypi/<p>/json``: one upstream request (the simple page, kept for
+        ``pypi.package_max_age``) serves both APIs, and the never-shadow rule, the cooldown,
+        an upstream quarantine and the cache mode's URLs apply to both alike, so a client
+        sees the same files in either. Files stored here are described as the view describes
+        them, with their core metadata in ``info`` when the latest release is stored here;
+        upstream releases get what the upstream's simple page tells (no summary or
+        description). ``last_serial`` is left out: this index's serial does not move when
+        the upstream changes."""
         if not self.policy.enabled or (version is not None and not VERSION_TEXT.match(version)):
             return None
         local = self._consulted(request, name)
-        if local is None or self.policy.has_private_files(local):
+        if local is None:
             return None
-        if self.options.mode == "redirect":
+        if version is not None and any(
+            not is_mirrored(p) and versions_equal(p.version, version) for p in local
+        ):
+            return None  # uploaded here, and no upstream file joins it: the view answers
+        if self.options.mode == "redirect" and not local:
             path = f"{name}/{version}" if version else name
             return HTTPFound(location=f"{self.options.base_url}pypi/{path}/json")
         try:
@@ -218,15 +277,14 @@ class Upstream:
             if local:
                 return None  # the cached copies answer, as the view answers for them
             raise unavailable(exc) from None
-        facts = self._facts(request, name, local, page.files if page else ())
+        facts = self._facts(request, name, local, page)
         if version is not None:
             facts = [f for f in facts if versions_equal(f["version"], version)]
+        elif not facts and _quarantined(page):
+            return _quarantined_json(name, self.status_of(name, local, page))
         if not facts:
             raise HTTPNotFound()
-        answer = _pypi_json(name, facts)
-        if version is not None:
-            del answer["releases"]
-        return answer
+        return listing_json(request, name, facts, whole=version is None)
 
     # -- files -------------------------------------------------------------------------
 
@@ -240,14 +298,7 @@ class Upstream:
         page = self.client.cached_page(name) or self._page(name)
         if page is None:
             return None
-        entry = next(
-            (
-                e
-                for e in self.policy.visible(name, local, page.files, utcnow())
-                if e.filename == filename
-            ),
-            None,
-        )
+        entry = next((e for e in self._offered(name, local, page) if e.filename == filename), None)
         if entry is None:
             return None
         if metadata:
@@ -308,11 +359,25 @@ class Upstream:
         return response
 
 
+def _quarantined(page: UpstreamPage | None) -> bool:
+    return page is not None and page.status is not None and page.status.hides_files
+
+
 def _local_facts(request: Request, package: Package) -> dict[str, Any]:
-    return {**file_facts(request, package), "version": package.version}
+    """A file stored here; ``package`` lets the JSON API describe it as the view does."""
+    return {**file_facts(request, package), "version": package.version, "package": package}
 
 
-def _project_json(name: str, facts: list[dict[str, Any]]) -> dict[str, Any]:
+def _quarantined_json(name: str, status: ProjectStatus) -> dict[str, Any]:
+    """``/pypi/<p>/json`` of a project that offers no file, as for one quarantined here."""
+    return {
+        "info": {"name": name, "version": None, "project_status": status.as_json()},
+        "releases": {},
+        "urls": [],
+    }
+
+
+def _project_json(name: str, facts: list[dict[str, Any]], status: ProjectStatus) -> dict[str, Any]:
     files = []
     for fact in facts:
         entry: dict[str, Any] = {
@@ -333,41 +398,9 @@ def _project_json(name: str, facts: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "meta": {"api-version": API_VERSION},
         "name": name,
+        "project-status": status.as_json(),
         "versions": sorted_versions(f["version"] for f in facts),
         "files": files,
-    }
-
-
-def _pypi_json(name: str, facts: list[dict[str, Any]]) -> dict[str, Any]:
-    """PyPI's JSON API shape for an upstream project, from its simple page's facts."""
-    versions = sorted_versions(f["version"] for f in facts)
-    releases = {v: [_release_file(f) for f in facts if f["version"] == v] for v in versions}
-    live = [v for v in versions if any(f["yanked"] is False for f in facts if f["version"] == v)]
-    latest = (live or versions)[-1]
-    latest_files = [f for f in facts if f["version"] == latest]
-    return {
-        "info": {
-            "name": name,
-            "version": latest,
-            "requires_python": latest_files[0]["requires_python"],
-            "yanked": all(f["yanked"] is not False for f in latest_files),
-        },
-        "releases": releases,
-        "urls": releases[latest],
-    }
-
-
-def _release_file(fact: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "filename": fact["filename"],
-        "url": fact["url"],
-        "digests": {"sha256": fact["sha256"]},
-        "size": fact["size"],
-        "packagetype": "bdist_wheel" if fact["filename"].endswith(".whl") else "sdist",
-        "requires_python": fact["requires_python"],
-        "upload_time_iso_8601": fact["upload_time"],
-        "yanked": fact["yanked"] is not False,
-        "yanked_reason": fact["yanked"] or None,
     }
 
 

@@ -1,6 +1,12 @@
-"""PyPI's JSON API: ``/pypi/<project>/json`` and ``/pypi/<project>/<version>/json``."""
+"""PyPI's JSON API: ``/pypi/<project>/json`` and ``/pypi/<project>/<version>/json``.
+
+A project whose simple page the upstream fallback serves gets its answer from the
+fallback (``Upstream.json_page``), made here by ``listing_json`` from that page's files."""
 
 from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
 
 from packaging.version import InvalidVersion, Version
 from pyramid.httpexceptions import HTTPMovedPermanently, HTTPNotFound
@@ -18,7 +24,11 @@ from pypicloud.views.common import stable_file_url, upload_time
 def _latest_version(files: list[Package]) -> str:
     """Newest final release that is not entirely yanked, else the newest version."""
     versions = sorted_versions(p.version for p in files)
-    live = {p.version for p in files if p.yanked is False}
+    return _latest_of(versions, {p.version for p in files if p.yanked is False})
+
+
+def _latest_of(versions: Sequence[str], live: Collection[str]) -> str:
+    """Of ``versions`` (sorted), the newest final one in ``live``, else the newest."""
     for version in reversed(versions):
         try:
             final = not Version(version).is_prerelease
@@ -91,6 +101,59 @@ def _info(name: str, version: str, files: list[Package], meta: CoreMetadata | No
         "yanked_reason": (files[0].yanked or None) if yanked else None,
     }
     return info
+
+
+def _fact_json(fact: dict[str, Any]) -> dict[str, Any]:
+    """A file the upstream lists, from the simple page's facts."""
+    return {
+        "filename": fact["filename"],
+        "url": fact["url"],
+        "digests": {"sha256": fact["sha256"]},
+        "size": fact["size"],
+        "packagetype": "bdist_wheel" if fact["filename"].endswith(".whl") else "sdist",
+        "python_version": _python_tag(fact["filename"]),
+        "requires_python": fact["requires_python"],
+        "upload_time_iso_8601": fact["upload_time"],
+        "yanked": fact["yanked"] is not False,
+        "yanked_reason": fact["yanked"] or None,
+    }
+
+
+def listing_json(
+    request: Request, name: str, facts: list[dict[str, Any]], *, whole: bool = True
+) -> dict[str, Any]:
+    """This API's answer from the fallback's merged simple page (``facts``: the upstream's
+    files and those stored here, which carry their ``package``), or, not ``whole``, one
+    release's answer (``facts`` of that release only). The latest release is chosen as for
+    local projects; files stored here are described as for local projects, and so is
+    ``info`` when the latest release is stored here (its core metadata); for an upstream
+    release ``info`` holds what a simple page tells."""
+    versions = sorted_versions({f["version"] for f in facts})
+    live = {f["version"] for f in facts if f["yanked"] is False}
+    latest = _latest_of(versions, live)
+
+    def described(fact: dict[str, Any]) -> dict[str, Any]:
+        package = fact.get("package")
+        return _file_json(request, package) if package is not None else _fact_json(fact)
+
+    latest_facts = [f for f in facts if f["version"] == latest]
+    stored = [f["package"] for f in latest_facts if f.get("package") is not None]
+    if stored:
+        info = _info(name, latest, stored, _metadata_for(request, stored))
+    else:
+        info = {
+            "name": name,
+            "version": latest,
+            "requires_python": latest_facts[0]["requires_python"],
+            "yanked": all(f["yanked"] is not False for f in latest_facts),
+        }
+    answer: dict[str, Any] = {"info": info}
+    if whole:
+        answer["releases"] = {
+            v: [described(f) for f in facts if f["version"] == v] for v in versions
+        }
+    answer["urls"] = [described(f) for f in latest_facts]
+    return answer
 
 
 def _project(request: Request) -> tuple[str, list[Package]]:

@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from pypicloud.upstream.parsing import InvalidPage, parse_html, parse_json
+from pypicloud.status import ProjectStatus, Status
+from pypicloud.upstream.parsing import (
+    InvalidPage,
+    parse_html,
+    parse_html_page,
+    parse_json,
+    parse_json_page,
+)
 
 PAGE = "https://up.example/simple/demo/"
 SHA = "ab" * 32
@@ -67,3 +74,79 @@ def test_html_reads_the_same_facts():
     assert first.sha256 == SHA and first.requires_python == ">=3.8"
     assert first.yanked == "" and first.core_metadata == "cd" * 32
     assert second.url == PAGE + "demo-0.9.tar.gz" and second.yanked is False
+
+
+# -- project status (PEP 792) and api-version ----------------------------------------------
+
+
+def json_page(**extra: object) -> bytes:
+    return json.dumps({"name": "demo", "files": [], **extra}).encode()
+
+
+def test_json_reads_the_status_and_the_api_version():
+    body = json_page(
+        meta={"api-version": "1.4"},
+        **{"project-status": {"status": "Quarantined", "reason": " mal\nware "}},
+    )
+    page = parse_json_page(body, PAGE)
+    assert page.status == ProjectStatus(Status.QUARANTINED, "mal ware")
+    assert page.api_version == (1, 4)
+    assert parse_json_page(json_page(), PAGE).status is None  # no status: active
+
+
+@pytest.mark.parametrize(
+    ("served", "expected"),
+    [
+        ("quarantined", None),
+        ({"status": 1}, None),
+        ({"status": "frozen"}, None),
+        ({"status": "archived", "reason": 7}, ProjectStatus(Status.ARCHIVED)),
+        ({"status": "archived", "reason": "a\x07b"}, ProjectStatus(Status.ARCHIVED)),
+        ({"status": "archived", "reason": "x" * 401}, ProjectStatus(Status.ARCHIVED)),
+        ({"status": "deprecated", "reason": None}, ProjectStatus(Status.DEPRECATED)),
+    ],
+)
+def test_a_malformed_status_is_none_and_a_bad_reason_is_dropped(served, expected, caplog):
+    caplog.set_level("DEBUG", logger="pypicloud.upstream.parsing")
+    body = json_page(meta={"api-version": "1.4"}, **{"project-status": served})
+    assert parse_json_page(body, PAGE).status == expected
+    if served != {"status": "deprecated", "reason": None}:
+        assert PAGE in caplog.text  # logged at debug, naming the page
+
+
+@pytest.mark.parametrize(
+    ("meta", "version"),
+    [
+        (None, None),
+        ("1.4", None),
+        ({}, None),
+        ({"api-version": None}, None),
+        ({"api-version": 1.4}, None),
+        ({"api-version": "v1"}, None),
+        ({"api-version": "1.4.1"}, None),
+        ({"api-version": " 1.10 "}, (1, 10)),
+        ({"api-version": "1.0"}, (1, 0)),
+    ],
+)
+def test_any_api_version_is_read_leniently_and_the_status_still_counts(meta, version):
+    body = json_page(meta=meta, **{"project-status": {"status": "archived"}})
+    page = parse_json_page(body, PAGE)
+    assert page.api_version == version
+    assert page.status == ProjectStatus(Status.ARCHIVED)
+
+
+def test_html_reads_the_status_meta_tags():
+    body = (
+        b'<html><head><META name="pypi:repository-version" content="1.4">'
+        b'<meta name="pypi:project-status" content="deprecated">'
+        b'<meta name="pypi:project-status-reason" content="use &quot;x&quot;"/>'
+        b'<meta name="pypi:project-status" content="quarantined"></head>'
+        b'<body><a href="demo-0.9.tar.gz">demo-0.9.tar.gz</a></body></html>'
+    )
+    page = parse_html_page(body, PAGE)
+    assert page.status == ProjectStatus(Status.DEPRECATED, 'use "x"')  # the first tag
+    assert page.api_version == (1, 4) and len(page.files) == 1
+    for head in (b"", b'<meta name="pypi:project-status">', b'<meta content="quarantined">'):
+        assert parse_html_page(head + b"<a href='x'>x</a>", PAGE).status is None
+    unknown = b'<meta name="pypi:project-status" content="gone">'
+    assert parse_html_page(unknown, PAGE).status is None
