@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import engine_from_config, event, pool
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from pypicloud.settings import FALSE, TRUE, ConfigError, Settings
@@ -168,10 +168,19 @@ def begin_write(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
+def _in_memory(url: str) -> bool:
+    database = make_url(url).database
+    return not database or ":memory:" in database or "mode=memory" in url
+
+
 def sqlite_engine(url: str, options: Mapping[str, Any] | None = None) -> Engine:
-    # Last in, first out: the connection that wrote last goes out next, its page cache
-    # still valid (a write through another connection makes SQLite re-read the pages).
-    config = {"url": url, "pool_use_lifo": True, **(options or {})}
+    config: dict[str, Any] = {"url": url}
+    if not _in_memory(url) and "poolclass" not in (options or {}):
+        # Last in, first out: the connection that wrote last goes out next, its page cache
+        # still valid (a write through another connection makes SQLite re-read the pages).
+        # An in-memory database has one connection per thread, and no such option.
+        config["pool_use_lifo"] = True
+    config.update(options or {})
     engine = engine_from_config(
         config, prefix="", connect_args={"timeout": 30, "check_same_thread": False}
     )

@@ -71,6 +71,24 @@ def test_sqlite_takes_echo_but_no_pool_options(tmp_path):
     assert error.value.key == "db.connect_args.timeout"
 
 
+def test_a_sqlite_file_hands_out_its_last_used_connection_first(tmp_path):
+    """The connection that wrote last keeps a valid page cache (see sqlite_engine)."""
+    engine = engine_for_url(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    assert engine.pool._pool.use_lifo is True  # type: ignore[attr-defined]
+    with engine.connect() as first:
+        first_raw = first.connection.dbapi_connection
+        with engine.connect():
+            pass
+    with engine.connect() as again:
+        assert again.connection.dbapi_connection is first_raw
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_sqlite_database_opens_without_pool_options(url):
+    engine = engine_for_url(url)
+    assert isinstance(engine.pool, pool.SingletonThreadPool)
+
+
 def test_a_bad_url_is_not_blamed_on_an_option():
     with pytest.raises(Exception) as error:
         engine_for_url("nosuchdialect://x", {"db.pool_size": "3"}, "db.")
