@@ -35,7 +35,6 @@ class FilePart:
 
     filename: str
     file: BinaryIO
-    content_type: str
 
 
 def parse(
@@ -79,7 +78,7 @@ def parse(
 def _value_of(part: multipart.MultipartPart) -> Any:
     if part.filename is not None:
         assert part.file is not None  # a part is closed only by _close
-        return FilePart(_sent_filename(part), part.file, part.content_type)
+        return FilePart(_sent_filename(part), part.file)
     return part.value
 
 

@@ -226,7 +226,7 @@ class PackageService:
             known_serial, known = self._statuses
             if known_serial == serial and name in known:
                 return known[name]
-        found = load_status(self.cache.project_status(name))
+        found = self.current_status(name)
         with self._summary_lock:
             # A new serial, or too many names asked (any name may be asked): start over.
             if self._statuses[0] != serial or len(self._statuses[1]) >= MAX_STATUSES_KEPT:
